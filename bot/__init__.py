@@ -1,0 +1,1 @@
+"""papers-bot domain: fetching, topics, digests, search and reading, independent of Slack."""

@@ -1,0 +1,135 @@
+"""`papers-bot` command line: parses arguments, calls the composition root, prints results.
+
+Every expected failure (a missing setting, arXiv down, the database unreachable) ends as one line on
+stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from bot.arxiv_source import ArxivUnavailable
+from bot.config import ConfigError, Settings
+from db.session import DatabaseUnavailable
+
+log = logging.getLogger("papers-bot")
+
+
+def _date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {raw!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="papers-bot", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fetch = sub.add_parser("fetch", help="load papers from arXiv (or a saved answer) into the store")
+    fetch.add_argument("--since", type=_date, help="first submission day (default: lookback before --until)")
+    fetch.add_argument("--until", type=_date, help="last submission day (default: today, UTC)")
+    fetch.add_argument("--from-file", type=Path, metavar="FEED.xml", help="ingest a saved arXiv API answer")
+
+    digest = sub.add_parser("digest", help="post (or with --dry-run print) the digest for a date")
+    digest.add_argument("--date", type=_date, help="digest date (default: today in DIGEST_TIMEZONE)")
+    digest.add_argument("--channel", help="Slack channel id (default: DIGEST_CHANNEL)")
+    digest.add_argument("--dry-run", action="store_true", help="print Markdown; post and record nothing")
+    digest.add_argument("--from-file", type=Path, metavar="FEED.xml",
+                        help="ingest a saved arXiv answer instead of fetching (offline demos)")
+    digest.add_argument("--no-fetch", action="store_true", help="use only papers already stored")
+
+    search = sub.add_parser("search", help="full-text search of the stored papers")
+    search.add_argument("query", nargs="+")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="print a JSON list, best first")
+
+    serve = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    serve.add_argument("--port", type=int, help="HTTP port (default: PORT or 3000)")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run the digest scheduler here")
+    serve.add_argument("--socket", action="store_true", help="force Socket Mode")
+
+    sub.add_parser("scheduler", help="run only the digest scheduler (the Procfile clock process)")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="bring the schema to the latest migration")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level, logging.INFO),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        return COMMANDS[args.command](settings, args)
+    except (ConfigError, DatabaseUnavailable, ArxivUnavailable) as err:
+        print(f"papers-bot: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_fetch(settings: Settings, args) -> int:
+    from bot import app, ingest
+
+    runtime = app.build_store(settings)
+    if args.from_file:
+        if not args.from_file.is_file():
+            raise ConfigError(f"--from-file: no such file: {args.from_file}")
+        report = ingest.ingest_feed_file(runtime.session_factory, args.from_file)
+    else:
+        until = args.until or datetime.now(UTC).date()
+        since = args.since or ingest.default_window(until, settings.digest_lookback_days)[0]
+        if since > until:
+            raise ConfigError("--since must not be after --until")
+
+        def progress(report: ingest.FetchReport) -> None:
+            print(f"  … {report.summary()}", file=sys.stderr)
+
+        report = ingest.fetch_window(
+            runtime.session_factory,
+            app.build_arxiv_source(settings),
+            keywords=settings.digest_keywords,
+            categories=settings.digest_categories,
+            since=since,
+            until=until,
+            progress=progress,
+        )
+    print(f"fetch: {report.summary()}")
+    return 0
+
+
+def cmd_db(settings: Settings, args) -> int:
+    from bot import app
+
+    app.build_store(settings)
+    print("database schema is at the latest migration")
+    return 0
+
+
+def _not_yet(name: str):
+    def run(settings: Settings, args) -> int:
+        print(f"papers-bot {name}: not yet available in this version", file=sys.stderr)
+        return 3
+
+    return run
+
+
+COMMANDS = {
+    "fetch": cmd_fetch,
+    "db": cmd_db,
+    "digest": _not_yet("digest"),
+    "search": _not_yet("search"),
+    "serve": _not_yet("serve"),
+    "scheduler": _not_yet("scheduler"),
+}

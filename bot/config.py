@@ -1,0 +1,150 @@
+"""Settings: the one place that reads the process environment.
+
+Every other module receives a `Settings` (or plain values taken from it). A value that a command
+needs but is missing raises `ConfigError` naming the variable, which the CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_KEYWORDS = (
+    "sparse",
+    "sparsity",
+    "KV cache",
+    "pruning",
+    "quantization",
+    "quantize",
+    "low-bit",
+    "acceleration",
+)
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+ARXIV_DEFAULT_API_URL = "https://export.arxiv.org/api/query"
+ARXIV_MAX_PAGE_SIZE = 2000  # arXiv's terms: at most 2,000 results a page.
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _split_list(raw: str | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku-style `postgres://` and bare `postgresql://`, and pin the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///papers.db"
+    arxiv_api_url: str = ARXIV_DEFAULT_API_URL
+    arxiv_delay_seconds: float = 3.0
+    arxiv_timeout_seconds: float = 30.0
+    arxiv_page_size: int = 1000
+    arxiv_max_retries: int = 4
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = SLACK_DEFAULT_API_URL
+    digest_keywords: tuple[str, ...] = DEFAULT_KEYWORDS
+    digest_exclude: tuple[str, ...] = ()
+    digest_categories: tuple[str, ...] = ()
+    digest_channel: str | None = None
+    digest_lookback_days: int = 7
+    digest_quiet_empty: bool = False
+    digest_time: time = time(9, 0)
+    digest_timezone: str = "UTC"
+    digest_days: str = "mon,tue,wed,thu,fri"
+    port: int = 3000
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        def number(name: str, default: float, kind: type = float, lo: float | None = None,
+                   hi: float | None = None) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise ConfigError(f"{name} must be between {lo} and {hi}, got {raw}")
+            return value
+
+        slack_api_url = get("SLACK_API_URL") or SLACK_DEFAULT_API_URL
+        if not slack_api_url.endswith("/"):
+            slack_api_url += "/"  # slack_sdk joins method names onto the base URL.
+
+        return cls(
+            database_url=normalise_database_url(get("DATABASE_URL") or "sqlite:///papers.db"),
+            arxiv_api_url=get("ARXIV_API_URL") or ARXIV_DEFAULT_API_URL,
+            arxiv_delay_seconds=number("ARXIV_DELAY_SECONDS", 3.0, lo=0),
+            arxiv_timeout_seconds=number("ARXIV_TIMEOUT_SECONDS", 30.0, lo=0.1),
+            arxiv_page_size=int(number("ARXIV_PAGE_SIZE", 1000, int, lo=1, hi=ARXIV_MAX_PAGE_SIZE)),
+            arxiv_max_retries=int(number("ARXIV_MAX_RETRIES", 4, int, lo=0, hi=20)),
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=slack_api_url,
+            digest_keywords=_split_list(get("DIGEST_KEYWORDS"), DEFAULT_KEYWORDS),
+            digest_exclude=_split_list(get("DIGEST_EXCLUDE")),
+            digest_categories=_split_list(get("DIGEST_CATEGORIES")),
+            digest_channel=get("DIGEST_CHANNEL"),
+            digest_lookback_days=int(number("DIGEST_LOOKBACK_DAYS", 7, int, lo=1, hi=365)),
+            digest_quiet_empty=(get("DIGEST_QUIET_EMPTY") or "").lower() in ("1", "true", "yes", "on"),
+            digest_time=_parse_time(get("DIGEST_TIME") or "09:00"),
+            digest_timezone=_check_timezone(get("DIGEST_TIMEZONE") or "UTC"),
+            digest_days=_check_days(get("DIGEST_DAYS") or "mon,tue,wed,thu,fri"),
+            port=int(number("PORT", 3000, int, lo=1, hi=65535)),
+            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        )
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError for the first of the named settings that is unset (by env var name)."""
+        for name in names:
+            if getattr(self, name.lower(), None) in (None, ""):
+                raise ConfigError(f"{name} is not set; it is needed for this command (see README: Settings)")
+
+
+def _parse_time(raw: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", raw.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ConfigError(f"DIGEST_TIME must look like HH:MM, got {raw!r}")
+    return time(int(match[1]), int(match[2]))
+
+
+def _check_timezone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DIGEST_TIMEZONE is not a known time zone: {raw!r}") from None
+    return raw
+
+
+def _check_days(raw: str) -> str:
+    days = [d.strip().lower() for d in raw.split(",") if d.strip()]
+    if not days or any(d not in _WEEKDAYS for d in days):
+        raise ConfigError(f"DIGEST_DAYS must be a comma list of mon..sun, got {raw!r}")
+    return ",".join(days)

@@ -1,0 +1,89 @@
+"""Ingestion: a window of arXiv (or a saved answer) into the `papers` table, a page per transaction.
+
+A page is stored in one transaction, so a process killed mid-fetch leaves whole papers only, and a
+re-run picks up where it stopped because the upsert is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.arxiv_source import ArxivSource, BadEntry, build_query, read_feed_file
+from db import papers as paper_store
+from db.records import PaperRecord, UpsertCounts
+from db.session import session_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FetchReport:
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    skipped: int = 0
+    requests: int = 0
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"{c.new} new, {c.updated} updated, {c.unchanged} unchanged, {self.skipped} skipped; "
+            f"{self.requests} request{'s' if self.requests != 1 else ''} to arXiv"
+        )
+
+
+def store_page(
+    factory: sessionmaker[Session], items: Sequence[PaperRecord | BadEntry], report: FetchReport
+) -> None:
+    good = [item for item in items if isinstance(item, PaperRecord)]
+    for bad in (item for item in items if isinstance(item, BadEntry)):
+        log.warning("skipped a bad arXiv entry: %s", bad)
+        report.skipped += 1
+    with session_scope(factory) as session:
+        report.counts += paper_store.upsert_papers(session, good, seen_at=datetime.now(UTC))
+
+
+def fetch_window(
+    factory: sessionmaker[Session],
+    source: ArxivSource,
+    *,
+    keywords: Sequence[str],
+    categories: Sequence[str],
+    since: date,
+    until: date,
+    progress: Callable[[FetchReport], None] | None = None,
+) -> FetchReport:
+    """Fetch every paper arXiv has for the topic in [since, until] and store it."""
+    query = build_query(keywords=keywords, categories=categories, since=since, until=until)
+    log.info("arXiv query: %s", query)
+    report = FetchReport()
+    start_requests = source.requests_made
+    try:
+        for page in source.fetch_pages(query):
+            store_page(factory, page, report)
+            report.requests = source.requests_made - start_requests
+            if progress:
+                progress(report)
+    finally:
+        report.requests = source.requests_made - start_requests
+    return report
+
+
+def ingest_feed_file(factory: sessionmaker[Session], path: Path) -> FetchReport:
+    report = FetchReport()
+    store_page(factory, read_feed_file(path), report)
+    return report
+
+
+def default_window(today: date, lookback_days: int) -> tuple[date, date]:
+    return today - timedelta(days=lookback_days), today
+
+
+def ingest_records(factory: sessionmaker[Session], records: Iterable[PaperRecord]) -> FetchReport:
+    report = FetchReport()
+    store_page(factory, list(records), report)
+    return report

@@ -1,0 +1,1 @@
+"""Storage: models, migrations, sessions and every SQL statement the app runs."""

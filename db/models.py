@@ -1,0 +1,144 @@
+"""Typed SQLAlchemy models: the schema every other layer stores through.
+
+The Alembic migrations in `db/migrations` are the source of truth for the live schema; these models
+must match them (a test compares the two). Full-text index objects (SQLite FTS5 table and triggers,
+PostgreSQL tsvector column) live only in the migrations and in `db/fts.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both dialects.
+
+    SQLite has no time zone type, so values are stored naive in UTC and made aware again on load.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Paper(Base):
+    __tablename__ = "papers"
+    __table_args__ = (UniqueConstraint("arxiv_id", name="uq_papers_arxiv_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    arxiv_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON)
+    # Authors joined into one string: what the full-text index reads.
+    author_names: Mapped[str] = mapped_column(Text)
+    primary_category: Mapped[str] = mapped_column(String(64))
+    # Space-separated, so `cat:` filters are a portable LIKE on both dialects.
+    categories: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
+    pdf_url: Mapped[str | None] = mapped_column(Text)
+    comment: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChannelTopic(Base):
+    """A channel's digest topic; the channel from DIGEST_CHANNEL falls back to the environment's."""
+
+    __tablename__ = "channel_topics"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    exclude: Mapped[list[str]] = mapped_column(JSON)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DigestRun(Base):
+    """The ledger entry of one digest (channel, date); unique so two processes cannot both own it."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("channel", "digest_date", name="uq_digest_runs_channel_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    digest_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    parent_ts: Mapped[str | None] = mapped_column(String(32))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paper_count: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DigestItem(Base):
+    """One paper planned for, then posted in, a digest. Unique per channel: never posted twice."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (UniqueConstraint("channel", "arxiv_id", name="uq_digest_items_channel_paper"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    arxiv_id: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Read(Base):
+    """Who read which paper, when and how. One row per (team, user, paper)."""
+
+    __tablename__ = "reads"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "arxiv_id", name="uq_reads_team_user_paper"),
+        Index("ix_reads_team_user_read_at", "team_id", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))  # button | command | opened | home
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,130 @@
+"""SQL for the `papers` table: upsert by version-less arXiv id, and lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from db.models import Paper
+from db.records import PaperRecord, UpsertCounts
+
+# Keeps each IN (...) and multi-row INSERT well under SQLite's bound-parameter limit.
+_CHUNK = 500
+_CONTENT_FIELDS = (
+    "version", "title", "abstract", "authors", "author_names", "primary_category", "categories",
+    "published", "updated", "pdf_url", "comment", "journal_ref", "doi",
+)
+
+
+def _row_values(paper: PaperRecord) -> dict:
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "version": paper.version,
+        "title": paper.title,
+        "abstract": paper.abstract,
+        "authors": list(paper.authors),
+        "author_names": ", ".join(paper.authors),
+        "primary_category": paper.primary_category,
+        "categories": " ".join(paper.categories),
+        "published": paper.published,
+        "updated": paper.updated,
+        "pdf_url": paper.pdf_url,
+        "comment": paper.comment,
+        "journal_ref": paper.journal_ref,
+        "doi": paper.doi,
+    }
+
+
+def to_record(row: Paper) -> PaperRecord:
+    return PaperRecord(
+        arxiv_id=row.arxiv_id,
+        version=row.version,
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(row.authors),
+        primary_category=row.primary_category,
+        categories=tuple(row.categories.split()),
+        published=row.published,
+        updated=row.updated,
+        pdf_url=row.pdf_url,
+        comment=row.comment,
+        journal_ref=row.journal_ref,
+        doi=row.doi,
+    )
+
+
+def upsert_papers(session: Session, papers: Sequence[PaperRecord], *, seen_at: datetime) -> UpsertCounts:
+    """Insert new papers, replace older versions, leave same-or-older versions alone.
+
+    Within one call a paper listed twice counts once, at its highest version.
+    """
+    latest: dict[str, PaperRecord] = {}
+    for paper in papers:
+        kept = latest.get(paper.arxiv_id)
+        if kept is None or paper.version > kept.version:
+            latest[paper.arxiv_id] = paper
+    counts = UpsertCounts()
+    items = list(latest.values())
+    for start in range(0, len(items), _CHUNK):
+        counts += _upsert_chunk(session, items[start : start + _CHUNK], seen_at)
+    return counts
+
+
+def _upsert_chunk(session: Session, papers: list[PaperRecord], seen_at: datetime) -> UpsertCounts:
+    ids = [p.arxiv_id for p in papers]
+    stored = dict(session.execute(select(Paper.arxiv_id, Paper.version).where(Paper.arxiv_id.in_(ids))).all())
+    fresh = [p for p in papers if p.arxiv_id not in stored]
+    newer = [p for p in papers if p.arxiv_id in stored and p.version > stored[p.arxiv_id]]
+    same = [p.arxiv_id for p in papers if p.arxiv_id in stored and p.version <= stored[p.arxiv_id]]
+
+    inserted = 0
+    if fresh:
+        rows = [{**_row_values(p), "first_seen_at": seen_at, "last_seen_at": seen_at} for p in fresh]
+        dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        # A concurrent fetch may insert the same paper first; skip it rather than fail the batch.
+        table = Paper.__table__
+        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["arxiv_id"]).returning(table.c.id)
+        inserted = len(session.connection().execute(stmt, rows).all())
+    for paper in newer:
+        values = {k: v for k, v in _row_values(paper).items() if k in _CONTENT_FIELDS}
+        session.execute(
+            update(Paper)
+            .where(Paper.arxiv_id == paper.arxiv_id, Paper.version < paper.version)
+            .values(**values, last_seen_at=seen_at)
+        )
+    if same:
+        session.execute(update(Paper).where(Paper.arxiv_id.in_(same)).values(last_seen_at=seen_at))
+    return UpsertCounts(new=inserted, updated=len(newer), unchanged=len(same) + len(fresh) - inserted)
+
+
+def get_paper(session: Session, arxiv_id: str) -> PaperRecord | None:
+    row = session.scalar(select(Paper).where(Paper.arxiv_id == arxiv_id))
+    return to_record(row) if row else None
+
+
+def get_papers(session: Session, arxiv_ids: Sequence[str]) -> dict[str, PaperRecord]:
+    found: dict[str, PaperRecord] = {}
+    ids = list(dict.fromkeys(arxiv_ids))
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids[start : start + _CHUNK])))
+        found.update((row.arxiv_id, to_record(row)) for row in rows)
+    return found
+
+
+def papers_published_between(session: Session, *, start: datetime, end: datetime) -> list[PaperRecord]:
+    """Papers first published in [start, end), newest first (the digest's order)."""
+    rows = session.scalars(
+        select(Paper)
+        .where(Paper.published >= start, Paper.published < end)
+        .order_by(Paper.published.desc(), Paper.arxiv_id.desc())
+    )
+    return [to_record(row) for row in rows]
+
+
+def count_papers(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Paper)) or 0

@@ -1,0 +1,48 @@
+"""Frozen records that cross from storage into the domain; ORM rows never leave `db/`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PaperRecord:
+    arxiv_id: str  # version-less, e.g. 2503.14881 or hep-th/9901001
+    version: int
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    primary_category: str
+    categories: tuple[str, ...]
+    published: datetime
+    updated: datetime
+    pdf_url: str | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+
+    @property
+    def versioned_id(self) -> str:
+        return f"{self.arxiv_id}v{self.version}"
+
+    @property
+    def abs_url(self) -> str:
+        # The seed digest links http://arxiv.org/abs/IDvN; users know that form.
+        return f"http://arxiv.org/abs/{self.versioned_id}"
+
+    @property
+    def pdf_link(self) -> str:
+        return self.pdf_url or f"https://arxiv.org/pdf/{self.versioned_id}"
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.new + other.new, self.updated + other.updated, self.unchanged + other.unchanged
+        )

@@ -1,0 +1,145 @@
+"""A loopback stand-in for arXiv's export API, serving Atom pages built from the seed fixtures.
+
+It honours `search_query`'s submittedDate window, `id_list`, `start` and `max_results`, and can be
+told to misbehave, one scripted fault per request: 503, 429 with Retry-After, a stalled
+connection, an empty page, truncated XML.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ATOM = "http://www.w3.org/2005/Atom"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+ET.register_namespace("", ATOM)
+ET.register_namespace("arxiv", "http://arxiv.org/schemas/atom")
+ET.register_namespace("opensearch", "http://a9.com/-/spec/opensearch/1.1/")
+
+
+@dataclass
+class Entry:
+    xml: str
+    arxiv_id: str
+    published: datetime
+
+
+def load_entries(path: Path = FIXTURES / "seed_feed.atom.xml") -> list[Entry]:
+    root = ET.parse(path).getroot()
+    entries = []
+    for node in root.findall(f"{{{ATOM}}}entry"):
+        raw_id = node.findtext(f"{{{ATOM}}}id")
+        published = datetime.fromisoformat(node.findtext(f"{{{ATOM}}}published").replace("Z", "+00:00"))
+        arxiv_id = re.sub(r"v\d+$", "", raw_id.split("/abs/")[-1])
+        entries.append(Entry(ET.tostring(node, encoding="unicode"), arxiv_id, published))
+    return entries
+
+
+def render_feed(entries: list[Entry], *, total: int, start: int) -> str:
+    body = "\n".join(e.xml for e in entries)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<feed xmlns="{ATOM}" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+        'xmlns:arxiv="http://arxiv.org/schemas/atom">\n'
+        "<id>http://arxiv.org/api/fake</id><title>fake</title><updated>2025-03-21T00:00:00Z</updated>\n"
+        f"<opensearch:totalResults>{total}</opensearch:totalResults>\n"
+        f"<opensearch:startIndex>{start}</opensearch:startIndex>\n"
+        f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>\n"
+        f"{body}\n</feed>\n"
+    )
+
+
+@dataclass
+class Request:
+    at: float
+    params: dict[str, str]
+    status: int
+
+
+@dataclass
+class FakeArxiv:
+    entries: list[Entry] = field(default_factory=load_entries)
+    faults: list[str] = field(default_factory=list)  # consumed one per request: "503", "429:2", ...
+    requests: list[Request] = field(default_factory=list)
+    stall_seconds: float = 5.0
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's naming
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/api/query"
+
+    def start(self) -> FakeArxiv:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _select(self, params: dict[str, str]) -> list[Entry]:
+        chosen = self.entries
+        if params.get("id_list"):
+            wanted = {re.sub(r"v\d+$", "", i) for i in params["id_list"].split(",")}
+            chosen = [e for e in chosen if e.arxiv_id in wanted]
+        window = re.search(r"submittedDate:\[(\d{12}) TO (\d{12})\]", params.get("search_query", ""))
+        if window:
+            lo, hi = (datetime.strptime(w, "%Y%m%d%H%M") for w in window.groups())
+            chosen = [e for e in chosen if lo <= e.published.replace(tzinfo=None) <= hi]
+        return sorted(chosen, key=lambda e: e.published, reverse=True)
+
+    def _handle(self, http: BaseHTTPRequestHandler) -> None:
+        params = {k: v[0] for k, v in parse_qs(urlparse(http.path).query).items()}
+        with self._lock:
+            fault = self.faults.pop(0) if self.faults else None
+        status = 200
+        headers: dict[str, str] = {}
+        body = ""
+        if fault and fault.startswith("stall"):
+            time.sleep(float(fault.split(":")[1]) if ":" in fault else self.stall_seconds)
+        if fault == "503":
+            status, body = 503, "Service Unavailable"
+        elif fault and fault.startswith("429"):
+            status, body = 429, "Too Many Requests"
+            if ":" in fault:
+                headers["Retry-After"] = fault.split(":")[1]
+        else:
+            selected = self._select(params)
+            start = int(params.get("start", 0))
+            size = int(params.get("max_results", 10))
+            page = [] if fault == "empty" else selected[start : start + size]
+            body = render_feed(page, total=len(selected), start=start)
+            if fault == "truncated":
+                body = body[: len(body) // 2]
+        self.requests.append(Request(time.monotonic(), params, status))
+        payload = body.encode()
+        try:
+            http.send_response(status)
+            http.send_header("Content-Type", "application/atom+xml; charset=utf-8")
+            http.send_header("Content-Length", str(len(payload)))
+            for name, value in headers.items():
+                http.send_header(name, value)
+            http.end_headers()
+            http.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test); nothing to answer
