@@ -31,3 +31,93 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
 
 def build_arxiv_source(settings: Settings) -> ArxivSource:
     return ArxivSource.from_settings(settings)
+
+
+# -- Slack --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the listeners may use: settings and the store. Handlers pass these to domain functions."""
+
+    settings: Settings
+    store: Store
+
+
+def build_web_client(settings: Settings):
+    """Every WebClient the app makes: pointed at SLACK_API_URL, retrying 429s after Retry-After."""
+    from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5)],
+    )
+
+
+def build_bolt_app(services: Services):
+    """The real Bolt app with signature verification and every listener registered."""
+    from slack_bolt import App
+
+    import handlers
+
+    settings = services.settings
+    settings.require("SLACK_BOT_TOKEN")
+    if not settings.slack_app_token:
+        settings.require("SLACK_SIGNING_SECRET")
+    app = App(
+        client=build_web_client(settings),
+        signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
+        # Ack-then-work: listeners ack within Slack's 3 s, lazy functions do the rest in a thread.
+        process_before_response=True,
+        # auth.test happens on the first request instead, so start-up does not depend on Slack.
+        token_verification_enabled=False,
+    )
+    handlers.register(app, services)
+    return app
+
+
+def build_wsgi_app(bolt_app, store: Store):
+    """POST /slack/events goes to Bolt; GET /healthz checks the database; anything else is 404."""
+    import json
+
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    from db.session import DatabaseUnavailable, check_database
+
+    slack = SlackRequestHandler(bolt_app, path="/slack/events")
+
+    def wsgi_app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            try:
+                check_database(store.engine)
+                status, body = "200 OK", {"ok": True, "database": "ok"}
+            except DatabaseUnavailable as err:
+                status, body = "503 Service Unavailable", {"ok": False, "database": str(err)}
+            payload = json.dumps(body).encode()
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+            return [payload]
+        return slack(environ, start_response)
+
+    return wsgi_app
+
+
+MAX_REQUEST_BODY_BYTES = 1_048_576  # Slack's payloads are far smaller; anything bigger is refused (413).
+
+
+def make_http_server(wsgi_app, *, host: str, port: int):
+    """A production WSGI server (waitress, a thread pool) -- not Bolt's development server."""
+    from waitress.server import create_server
+
+    return create_server(
+        wsgi_app,
+        host=host,
+        port=port,
+        threads=16,
+        max_request_body_size=MAX_REQUEST_BODY_BYTES,
+        channel_timeout=30,
+        ident="papers-bot",
+    )

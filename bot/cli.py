@@ -117,6 +117,27 @@ def cmd_db(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_serve(settings: Settings, args) -> int:
+    from bot import app
+
+    store = app.build_store(settings)
+    services = app.Services(settings=settings, store=store)
+    bolt_app = app.build_bolt_app(services)
+    # The digest scheduler joins here (issue 3) unless --no-scheduler.
+    if args.socket or settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        settings.require("SLACK_APP_TOKEN")
+        log.info("serving Slack in Socket Mode")
+        SocketModeHandler(bolt_app, settings.slack_app_token).start()
+        return 0
+    port = args.port or settings.port
+    server = app.make_http_server(app.build_wsgi_app(bolt_app, store), host="0.0.0.0", port=port)
+    log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz", port)
+    server.run()
+    return 0
+
+
 def _not_yet(name: str):
     def run(settings: Settings, args) -> int:
         print(f"papers-bot {name}: not yet available in this version", file=sys.stderr)
@@ -130,6 +151,6 @@ COMMANDS = {
     "db": cmd_db,
     "digest": _not_yet("digest"),
     "search": _not_yet("search"),
-    "serve": _not_yet("serve"),
+    "serve": cmd_serve,
     "scheduler": _not_yet("scheduler"),
 }

@@ -12,6 +12,8 @@ from sqlalchemy import text
 from bot.app import Store, build_store
 from bot.config import Settings, normalise_database_url
 from tests.fakes.arxiv_api import FakeArxiv
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.slack_requests import SIGNING_SECRET
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED_FEED = FIXTURES / "seed_feed.atom.xml"
@@ -78,3 +80,39 @@ def fake_arxiv():
     fake = FakeArxiv().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def fake_slack():
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack_env(env, fake_slack, monkeypatch) -> dict[str, str]:
+    """Settings for a Slack-connected process whose Web API is the loopback fake."""
+    extra = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.base_url}
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    return {**env, **extra}
+
+
+@pytest.fixture
+def slack_settings(slack_env) -> Settings:
+    return Settings.from_env(slack_env)
+
+
+@pytest.fixture
+def slack_server(slack_settings, store):
+    """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL."""
+    import threading
+
+    from bot.app import Services, build_bolt_app, build_wsgi_app, make_http_server
+
+    services = Services(settings=slack_settings, store=store)
+    server = make_http_server(build_wsgi_app(build_bolt_app(services), store), host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()

@@ -1,0 +1,45 @@
+"""mrkdwn escaping and Slack's Block Kit limits.
+
+Slack parses `<…>` in mrkdwn as links and mentions (`<!channel>`, `<@U123>`, `<url|label>`), so every
+piece of paper or user text goes through `escape` first. Abstracts contain `<` in math all the time.
+"""
+
+from __future__ import annotations
+
+MAX_BLOCKS_MESSAGE = 50
+MAX_BLOCKS_VIEW = 100
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FALLBACK_TEXT = 40_000
+ELLIPSIS = "…"
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack asks for; `&` first so the others are not double-escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut plain text to `limit` characters, ending with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
+
+def truncate_escaped(raw: str, limit: int) -> str:
+    """Escape `raw` and cut it to `limit` characters without splitting an `&amp;`-style entity."""
+    escaped = escape(raw)
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut.rstrip() + ELLIPSIS
+
+
+def link(url: str, label: str) -> str:
+    """A mrkdwn link whose label is escaped (a `|` or `>` in a title cannot break out)."""
+    return f"<{url}|{escape(label).replace('|', '¦')}>"

@@ -1,0 +1,213 @@
+"""A loopback stand-in for Slack's Web API and for `response_url`, reached through SLACK_API_URL.
+
+It records every call and rejects what Slack rejects: a missing or wrong token, more than 50 blocks
+(100 in a view), section text over 3,000 characters, a header over 150, a top-level `text` over
+40,000, a button text over 75 or value over 2,000. Tests can script a 429 with Retry-After, a 5xx,
+or a per-channel error (`channel_not_found`, `not_in_channel`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+BOT_TOKEN = "xoxb-test-not-a-real-token"
+TEAM_ID = "T0TEAM"
+BOT_USER_ID = "U0BOT"
+
+
+@dataclass
+class Call:
+    method: str  # Web API method name, or "response_url"
+    args: dict
+    at: float
+    path: str = ""
+    ok: bool = True
+    error: str | None = None
+
+
+def _limit_errors(args: dict, *, max_blocks: int) -> str | None:
+    text = args.get("text")
+    if text is not None and len(text) > 40_000:
+        return "msg_too_long"
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            return "invalid_blocks_format"
+    if blocks is None:
+        return None
+    if len(blocks) > max_blocks:
+        return "invalid_blocks"
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "section":
+            if len(block.get("text", {}).get("text", "")) > 3000:
+                return "invalid_blocks"
+            if len(block.get("fields", [])) > 10:
+                return "invalid_blocks"
+        if kind == "header" and len(block.get("text", {}).get("text", "")) > 150:
+            return "invalid_blocks"
+        if kind == "context" and len(block.get("elements", [])) > 10:
+            return "invalid_blocks"
+        if len(block.get("block_id", "")) > 255:
+            return "invalid_blocks"
+        elements = block.get("elements", []) if kind == "actions" else []
+        if "accessory" in block:
+            elements = [block["accessory"]]
+        for element in elements:
+            if element.get("type") == "button":
+                if len(element.get("text", {}).get("text", "")) > 75 or len(element.get("value", "")) > 2000:
+                    return "invalid_blocks"
+                if len(element.get("action_id", "")) > 255:
+                    return "invalid_blocks"
+    return None
+
+
+@dataclass
+class FakeSlack:
+    token: str = BOT_TOKEN
+    calls: list[Call] = field(default_factory=list)
+    # Scripted faults, consumed per call of that method: "429:1" (Retry-After seconds), "500", or an error name.
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    channel_errors: dict[str, str] = field(default_factory=dict)  # channel id -> error for chat.postMessage
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+        self._ts = 1_700_000_000.000100
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/api/"
+
+    def response_url(self, key: str = "r1") -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/response/{key}"
+
+    def start(self) -> FakeSlack:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- what tests read --------------------------------------------------------------------------
+    def calls_to(self, method: str, *, ok: bool | None = True) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and (ok is None or c.ok == ok)]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Wait until `count` successful calls of `method` were made (lazy listeners run after the ack)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        return self.calls_to(method)
+
+    # -- the server ---------------------------------------------------------------------------------
+    def _next_ts(self) -> str:
+        self._ts += 1
+        return f"{self._ts:.6f}"
+
+    def _handle(self, http: BaseHTTPRequestHandler) -> None:
+        length = int(http.headers.get("Content-Length") or 0)
+        raw = http.rfile.read(length).decode() if length else ""
+        content_type = http.headers.get("Content-Type", "")
+        path = urlparse(http.path).path
+        if "json" in content_type:
+            args = json.loads(raw) if raw else {}
+        else:
+            args = {k: v[0] for k, v in parse_qs(raw).items()}
+        if path.startswith("/response/"):
+            self._record(Call("response_url", args, time.monotonic(), path))
+            return self._reply(http, 200, {"ok": True})
+        method = path.removeprefix("/api/")
+        auth = http.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() or args.get("token")
+        status, body, headers = self._answer(method, args, token)
+        self._record(Call(method, args, time.monotonic(), path, ok=bool(body.get("ok")), error=body.get("error")))
+        self._reply(http, status, body, headers)
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self.calls.append(call)
+
+    def _answer(self, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
+        with self._lock:
+            queue = self.faults.get(method) or []
+            fault = queue.pop(0) if queue else None
+        if fault and fault.startswith("429"):
+            retry_after = fault.split(":")[1] if ":" in fault else "1"
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry_after}
+        if fault and fault.isdigit():
+            return int(fault), {"ok": False, "error": "fatal_error"}, {}
+        if fault:
+            return 200, {"ok": False, "error": fault}, {}
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        if token != self.token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if method == "auth.test":
+            return 200, {"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT",
+                         "team": "Test Team", "user": "papers-bot", "url": "https://test.slack.com/"}, {}
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            channel = args.get("channel", "")
+            if not channel:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            if channel in self.channel_errors:
+                return 200, {"ok": False, "error": self.channel_errors[channel]}, {}
+            if not args.get("text") and not args.get("blocks"):
+                return 200, {"ok": False, "error": "no_text"}, {}
+            error = _limit_errors(args, max_blocks=50)
+            if error:
+                return 200, {"ok": False, "error": error}, {}
+            if method == "chat.postEphemeral":
+                return 200, {"ok": True, "message_ts": self._next_ts()}, {}
+            ts = args.get("ts") if method == "chat.update" else self._next_ts()
+            return 200, {"ok": True, "channel": channel, "ts": ts}, {}
+        if method == "views.publish":
+            view = args.get("view")
+            if isinstance(view, str):
+                view = json.loads(view)
+            if not args.get("user_id") or not view:
+                return 200, {"ok": False, "error": "invalid_arguments"}, {}
+            error = _limit_errors({"blocks": view.get("blocks", [])}, max_blocks=100)
+            if error:
+                return 200, {"ok": False, "error": error}, {}
+            return 200, {"ok": True, "view": {"id": "V1", **view}}, {}
+        if method == "conversations.info":
+            return 200, {"ok": True, "channel": {"id": args.get("channel"), "name": "papers"}}, {}
+        return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    @staticmethod
+    def _reply(http: BaseHTTPRequestHandler, status: int, body: dict, headers: dict | None = None) -> None:
+        payload = json.dumps(body).encode()
+        try:
+            http.send_response(status)
+            http.send_header("Content-Type", "application/json; charset=utf-8")
+            http.send_header("Content-Length", str(len(payload)))
+            for name, value in (headers or {}).items():
+                http.send_header(name, value)
+            http.end_headers()
+            http.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
