@@ -1,0 +1,78 @@
+"""SQL for `reads`: who read which paper, when and how. One row per (team, user, paper)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from db.models import Paper, Read
+from db.papers import to_record
+from db.records import PaperRecord
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    paper: PaperRecord
+    source: str
+    read_at: datetime
+
+
+def upsert_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str, source: str,
+                read_at: datetime) -> bool:
+    """Record a read; a second read of the same paper keeps the first. Returns True if it was new.
+
+    INSERT … ON CONFLICT DO NOTHING makes double and concurrent clicks give exactly one row.
+    """
+    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        dialect_insert(Read)
+        .values(team_id=team_id, user_id=user_id, arxiv_id=arxiv_id, source=source, read_at=read_at)
+        .on_conflict_do_nothing(index_elements=["team_id", "user_id", "arxiv_id"])
+        .returning(Read.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def delete_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str) -> bool:
+    result = session.execute(
+        delete(Read).where(Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == arxiv_id)
+    )
+    return (result.rowcount or 0) > 0
+
+
+def read_ids(session: Session, *, team_id: str, user_id: str, arxiv_ids: Sequence[str]) -> set[str]:
+    """Which of these papers the user has read (for the ✓ on search results)."""
+    if not arxiv_ids:
+        return set()
+    rows = session.scalars(
+        select(Read.arxiv_id).where(
+            Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id.in_(list(arxiv_ids))
+        )
+    )
+    return set(rows)
+
+
+def history(session: Session, *, team_id: str, user_id: str, limit: int, offset: int = 0) -> list[ReadRecord]:
+    """The user's reads, newest first."""
+    rows = session.execute(
+        select(Read, Paper)
+        .join(Paper, Paper.arxiv_id == Read.arxiv_id)
+        .where(Read.team_id == team_id, Read.user_id == user_id)
+        .order_by(Read.read_at.desc(), Read.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [ReadRecord(paper=to_record(paper), source=read.source, read_at=read.read_at) for read, paper in rows]
+
+
+def count_reads(session: Session, *, team_id: str, user_id: str, since: datetime | None = None) -> int:
+    stmt = select(func.count()).select_from(Read).where(Read.team_id == team_id, Read.user_id == user_id)
+    if since is not None:
+        stmt = stmt.where(Read.read_at >= since)
+    return session.scalar(stmt) or 0
