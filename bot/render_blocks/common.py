@@ -1,0 +1,95 @@
+"""Pieces every paper-showing message shares: title link, authors, buttons, highlighted text.
+
+Action ids live here so the digest, search results, history and App Home all send the same clicks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.render_blocks.mrkdwn import (
+    ELLIPSIS,
+    MAX_BUTTON_TEXT,
+    escape,
+    link,
+    truncate,
+)
+from db.records import PaperRecord
+
+MARK_READ = "paper_mark_read"
+MARK_UNREAD = "paper_mark_unread"
+OPEN_PDF = "paper_open_pdf"
+SEARCH_MORE = "search_more"
+SEARCH_SHARE = "search_share"
+HISTORY_MORE = "history_more"
+MAX_AUTHORS_SHOWN = 3
+
+
+def authors_mrkdwn(authors: Sequence[str], *, shown: int = MAX_AUTHORS_SHOWN) -> str:
+    """`A, B, C et al.` -- 120 authors must not blow a section's 3,000 characters."""
+    if not authors:
+        return "_unknown authors_"
+    names = ", ".join(escape(truncate(a, 80)) for a in authors[:shown])
+    return names + (" et al." if len(authors) > shown else "")
+
+
+def title_link(paper: PaperRecord, *, limit: int = 300) -> str:
+    return "*" + link(paper.abs_url.replace("http://", "https://"), truncate(paper.title, limit)) + "*"
+
+
+def highlight_mrkdwn(text: str, spans: Sequence[tuple[int, int]], *, limit: int) -> str:
+    """Escape `text` and bold the [start, end) spans, cutting the result to `limit` characters.
+
+    Spans are found on the raw text (see bot.topics), so escaping never splits a highlight.
+    """
+    out: list[str] = []
+    size = 0
+    position = 0
+    for start, end in sorted(spans):
+        if start < position:
+            continue
+        pieces = [escape(text[position:start]), "*" + escape(text[start:end]) + "*"]
+        for piece in pieces:
+            if size + len(piece) > limit - 1:
+                return "".join(out) + ELLIPSIS
+            out.append(piece)
+            size += len(piece)
+        position = end
+    tail = escape(text[position:])
+    if size + len(tail) > limit:
+        cut = tail[: max(limit - 1 - size, 0)]
+        amp = cut.rfind("&")
+        if amp != -1 and ";" not in cut[amp:]:
+            cut = cut[:amp]
+        return "".join(out) + cut + ELLIPSIS
+    return "".join(out) + tail
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None, url: str | None = None) -> dict:
+    element = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": truncate(text, MAX_BUTTON_TEXT), "emoji": True},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        element["style"] = style
+    if url:
+        element["url"] = url
+    return element
+
+
+def paper_buttons(paper: PaperRecord, *, read: bool = False, block_id: str | None = None) -> dict:
+    """Mark read (or Mark unread once read) and PDF. The value is the version-less id."""
+    toggle = (
+        button("Mark unread", MARK_UNREAD, paper.arxiv_id)
+        if read
+        else button("Mark read", MARK_READ, paper.arxiv_id, style="primary")
+    )
+    block = {
+        "type": "actions",
+        "elements": [toggle, button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link)],
+    }
+    if block_id:
+        block["block_id"] = block_id[:255]
+    return block
