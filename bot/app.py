@@ -100,11 +100,20 @@ def build_wsgi_app(bolt_app, store: Store):
             payload = json.dumps(body).encode()
             start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
             return [payload]
+        if environ.get("REQUEST_METHOD") == "POST" and path == "/slack/events":
+            content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+            if content_type not in SLACK_CONTENT_TYPES:
+                # Bolt would guess the format from the body; refuse before anything runs.
+                payload = b"unsupported content type"
+                start_response("415 Unsupported Media Type",
+                               [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))])
+                return [payload]
         return slack(environ, start_response)
 
     return wsgi_app
 
 
+SLACK_CONTENT_TYPES = ("application/x-www-form-urlencoded", "application/json")
 MAX_REQUEST_BODY_BYTES = 1_048_576  # Slack's payloads are far smaller; anything bigger is refused (413).
 
 

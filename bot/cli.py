@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
+from bot.logs import configure_logging
 from db.session import DatabaseUnavailable
 
 log = logging.getLogger("papers-bot")
@@ -66,10 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level, logging.INFO),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
+        configure_logging(
+            "DEBUG" if args.verbose else settings.log_level,
+            secrets=(settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token),
         )
         return COMMANDS[args.command](settings, args)
     except (ConfigError, DatabaseUnavailable, ArxivUnavailable) as err:

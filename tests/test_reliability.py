@@ -1,0 +1,98 @@
+"""Hostile requests, secrets in logs, and the database going away: each gets a clear answer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import requests
+
+from bot.app import Services, build_bolt_app, build_store, build_wsgi_app, make_http_server
+from bot.cli import main
+from bot.config import Settings
+from bot.logs import RedactSecrets, configure_logging
+from tests.fakes.slack_api import BOT_TOKEN
+from tests.slack_requests import SIGNING_SECRET, event_body, post, slash_command_body
+
+
+def test_wrong_content_type_is_refused_before_anything_runs(slack_server, fake_slack):
+    body = slash_command_body("help", response_url=fake_slack.response_url())
+    response = post(f"{slack_server}/slack/events", body, content_type="text/plain")
+    assert response.status_code == 415
+    assert fake_slack.calls == []
+
+
+def test_slack_retry_of_an_event_has_no_second_effect(slack_server, fake_slack):
+    body = event_body({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D1"})
+    response = post(f"{slack_server}/slack/events", body, content_type="application/json",
+                    extra_headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    assert response.status_code == 200
+    assert fake_slack.calls_to("views.publish", ok=None) == []
+
+
+def test_forged_retry_is_still_refused(slack_server):
+    body = event_body({"type": "app_home_opened", "user": "U0ALICE", "tab": "home"})
+    response = post(f"{slack_server}/slack/events", body, content_type="application/json", secret="forged",
+                    extra_headers={"X-Slack-Retry-Num": "1"})
+    assert response.status_code == 401
+
+
+def test_secrets_never_reach_logs_or_replies(slack_server, fake_slack, caplog):
+    caplog.set_level(logging.DEBUG)
+    root = logging.getLogger()
+    redactor = RedactSecrets([BOT_TOKEN, SIGNING_SECRET])
+    caplog.handler.addFilter(redactor)
+    try:
+        fake_slack.token = "xoxb-some-other-token"  # every Web API call now fails with invalid_auth
+        body = slash_command_body("help", response_url=fake_slack.response_url())
+        response = post(f"{slack_server}/slack/events", body)
+        bad = post(f"{slack_server}/slack/events", body, secret="forged")
+        logging.getLogger("test").error("leak attempt %s / %s", BOT_TOKEN, SIGNING_SECRET)
+    finally:
+        caplog.handler.removeFilter(redactor)
+    text = caplog.text + response.text + bad.text
+    assert BOT_TOKEN not in text and SIGNING_SECRET not in text
+    assert "[redacted] / [redacted]" in caplog.text
+    assert root is logging.getLogger()
+
+
+def test_token_shaped_strings_are_redacted_by_the_cli_logging(capsys):
+    configure_logging("INFO", secrets=["my-signing-secret-value"])
+    try:
+        logging.getLogger("x").warning("got xoxb-123-456-abc and my-signing-secret-value in an error")
+        err = capsys.readouterr().err
+    finally:
+        logging.getLogger().handlers.clear()
+    assert "xoxb-123" not in err and "my-signing-secret-value" not in err
+    assert err.count("[redacted]") == 2
+
+
+def test_serve_with_unreachable_database_exits_with_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing-dir/papers.db")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    assert main(["serve", "--no-scheduler"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("papers-bot: cannot open the database: unable to open database file")
+
+
+def test_postgres_down_at_start_is_a_clear_error_not_a_hang(monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("papers-bot: cannot open the database:")
+    assert "Traceback" not in err
+
+
+def test_healthz_fails_while_the_database_is_down(slack_settings, store):
+    # A running server whose database then disappears (simulated by pointing at a closed port).
+    down = build_store(Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/x"), migrate=False)
+    services = Services(settings=slack_settings, store=store)
+    server = make_http_server(build_wsgi_app(build_bolt_app(services), down), host="127.0.0.1", port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        response = requests.get(f"http://127.0.0.1:{server.effective_port}/healthz", timeout=10)
+    finally:
+        server.close()
+    assert response.status_code == 503
+    assert response.json()["ok"] is False and "database check failed" in response.json()["database"]
