@@ -50,6 +50,17 @@ def split_arxiv_id(entry_id: str) -> tuple[str, int]:
     return match["id"], int(match["v"] or 1)
 
 
+def match_arxiv_id(text: str) -> tuple[str, int | None] | None:
+    """The whole of `text` as an id (`2503.14881v2`, `arxiv.org/abs/hep-th/9901001`), or None.
+
+    Unlike `split_arxiv_id` nothing may surround the id, so user input like `12503.148812` is refused.
+    """
+    match = _ID_RE.fullmatch(text.strip())
+    if not match:
+        return None
+    return match["id"], int(match["v"]) if match["v"] else None
+
+
 def collapse_whitespace(text: str) -> str:
     return _WS_RE.sub(" ", text).strip()
 

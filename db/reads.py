@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from db.models import Paper, Read
+from db.models import DigestItem, Paper, Read
 from db.papers import to_record
 from db.records import PaperRecord
 
@@ -21,6 +21,14 @@ class ReadRecord:
     paper: PaperRecord
     source: str
     read_at: datetime
+
+
+@dataclass(frozen=True)
+class DigestPaper:
+    """A paper posted in a digest of this workspace, with when it was last posted."""
+
+    paper: PaperRecord
+    posted_at: datetime
 
 
 def upsert_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str, source: str,
@@ -44,6 +52,18 @@ def delete_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str) 
         delete(Read).where(Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == arxiv_id)
     )
     return (result.rowcount or 0) > 0
+
+
+def get_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str) -> ReadRecord | None:
+    row = session.execute(
+        select(Read, Paper)
+        .join(Paper, Paper.arxiv_id == Read.arxiv_id)
+        .where(Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == arxiv_id)
+    ).first()
+    if row is None:
+        return None
+    read, paper = row
+    return ReadRecord(paper=to_record(paper), source=read.source, read_at=read.read_at)
 
 
 def read_ids(session: Session, *, team_id: str, user_id: str, arxiv_ids: Sequence[str]) -> set[str]:
@@ -76,3 +96,55 @@ def count_reads(session: Session, *, team_id: str, user_id: str, since: datetime
     if since is not None:
         stmt = stmt.where(Read.read_at >= since)
     return session.scalar(stmt) or 0
+
+
+def _unread_posted_items(*, team_id: str, user_id: str, posted_since: datetime):
+    already_read = exists().where(
+        Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == DigestItem.arxiv_id
+    )
+    return (
+        DigestItem.posted_at.is_not(None),
+        DigestItem.posted_at >= posted_since,
+        ~already_read,
+    )
+
+
+def unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted_since: datetime,
+                         limit: int) -> list[DigestPaper]:
+    """Papers posted in digests since `posted_since` that the user has not read, newest post first.
+
+    A paper posted in two channels appears once, at its latest post.
+    """
+    conditions = _unread_posted_items(team_id=team_id, user_id=user_id, posted_since=posted_since)
+    last_posted = func.max(DigestItem.posted_at).label("last_posted")
+    latest = (
+        select(DigestItem.arxiv_id, last_posted, func.min(DigestItem.position).label("position"))
+        .where(*conditions)
+        .group_by(DigestItem.arxiv_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Paper, latest.c.last_posted)
+        .join(latest, latest.c.arxiv_id == Paper.arxiv_id)
+        .order_by(latest.c.last_posted.desc(), latest.c.position, Paper.arxiv_id)
+        .limit(limit)
+    ).all()
+    return [DigestPaper(paper=to_record(paper), posted_at=_aware(posted)) for paper, posted in rows]
+
+
+def count_unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted_since: datetime) -> int:
+    conditions = _unread_posted_items(team_id=team_id, user_id=user_id, posted_since=posted_since)
+    stmt = (
+        select(func.count(func.distinct(DigestItem.arxiv_id)))
+        .select_from(DigestItem)
+        .join(Paper, Paper.arxiv_id == DigestItem.arxiv_id)
+        .where(*conditions)
+    )
+    return session.scalar(stmt) or 0
+
+
+def _aware(value: datetime) -> datetime:
+    # max() over a UTCDateTime column comes back without the type's processing on SQLite.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,15 +1,64 @@
-"""`/papers read|unread|history` (owned by the read-tracking issue)."""
+"""`/papers read|unread|history`: one domain call each, rendered into the reply dict for Bolt's `respond(**reply)`.
+
+The /papers router (handlers/commands.py) acks, then calls these and responds; they never raise.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
 
+from bot import reading
+from bot.app import build_arxiv_source
+from bot.render_blocks import reading as views
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side; please try again in a moment."
+
+
+@functools.lru_cache(maxsize=4)
+def arxiv_source_for(settings):
+    """One arXiv client per process, so its one-connection-at-a-time lock covers every lookup."""
+    return build_arxiv_source(settings)
+
+
+def user_text_on_failure(reply):
+    """Domain errors become their message; anything unexpected is logged and becomes a short apology."""
+
+    @functools.wraps(reply)
+    def wrapper(*args, **kwargs) -> dict:
+        try:
+            return reply(*args, **kwargs)
+        except reading.ReadingError as err:
+            return views.error_message(str(err))
+        except Exception:
+            log.exception("%s failed", reply.__name__)
+            return views.message(APOLOGY)
+
+    return wrapper
+
+
+def _who(command: dict) -> dict:
+    return {"team_id": command.get("team_id", ""), "user_id": command.get("user_id", "")}
+
+
+@user_text_on_failure
 def read_command(services, command: dict, args: str) -> dict:
-    return {"response_type": "ephemeral", "text": "Read tracking is not available yet."}
+    outcome = reading.mark_read(
+        services.store.session_factory, **_who(command), arxiv_id=args, source="command",
+        arxiv=arxiv_source_for(services.settings),
+    )
+    return views.read_confirmation(outcome)
 
 
+@user_text_on_failure
 def unread_command(services, command: dict, args: str) -> dict:
-    return {"response_type": "ephemeral", "text": "Read tracking is not available yet."}
+    outcome = reading.mark_unread(services.store.session_factory, **_who(command), arxiv_id=args)
+    return views.unread_confirmation(outcome)
 
 
+@user_text_on_failure
 def history_command(services, command: dict, args: str) -> dict:
-    return {"response_type": "ephemeral", "text": "Read tracking is not available yet."}
+    page = reading.history(services.store.session_factory, **_who(command), limit=reading.parse_history_count(args))
+    return views.history_message(page)
