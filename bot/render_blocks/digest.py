@@ -1,0 +1,115 @@
+"""Block Kit for the digest: the parent message, the threaded replies of papers, the empty-day note.
+
+Every message stays inside Slack's limits whatever the papers hold (a 1,920-character abstract, a
+300-character title, 120 authors): at most 50 blocks, section text at most 3,000 characters, header
+at most 150, and a top-level `text` fallback, all paper text escaped (a title `<!channel>` stays text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot.render_blocks.common import authors_mrkdwn, highlight_mrkdwn, paper_buttons, title_link
+from bot.render_blocks.mrkdwn import (
+    MAX_FALLBACK_TEXT,
+    MAX_HEADER_TEXT,
+    MAX_SECTION_TEXT,
+    escape,
+    link,
+    truncate,
+)
+from bot.topics import find_spans
+
+if TYPE_CHECKING:
+    from bot.digest import Digest, DigestEntry
+
+# Room under Slack's 3,000 so a cut never lands on the limit itself.
+_SECTION_BUDGET = MAX_SECTION_TEXT - 100
+_LIST_TITLE_CHARS = 90
+_FALLBACK_TITLE_CHARS = 200
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}]}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def keyword_counts_mrkdwn(counts: Sequence[tuple[str, int]]) -> str:
+    return " · ".join(f"{escape(keyword)} {count}" for keyword, count in counts)
+
+
+def title_list(entries: Sequence[DigestEntry], *, budget: int = _SECTION_BUDGET) -> str:
+    """Numbered linked titles, cut with "…and N more" to fit one section."""
+    lines: list[str] = []
+    size = 0
+    for index, entry in enumerate(entries):
+        paper = entry.paper
+        line = f"{index + 1}. " + link(paper.abs_url.replace("http://", "https://"),
+                                       truncate(paper.title, _LIST_TITLE_CHARS))
+        more = f"…and {len(entries) - index} more"
+        if size + len(line) + 1 > budget - len(more) - 1 and index < len(entries) - 1:
+            lines.append(more)
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return "\n".join(lines)
+
+
+def digest_parent_message(digest: Digest, *, papers_per_reply: int) -> dict:
+    """Date, count, per-keyword counts and the list of titles; the papers follow in its thread."""
+    count = len(digest.entries)
+    day = digest.digest_date.isoformat()
+    counts = keyword_counts_mrkdwn(digest.keyword_counts())
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(f"arXiv digest · {day}", MAX_HEADER_TEXT),
+                                    "emoji": True}},
+        _section(f"*{_plural(count, 'new paper')}* on this channel's topic\n*Matched:* {counts or '—'}"),
+        _section(title_list(digest.entries)),
+        _context(f"The papers follow in this thread, {papers_per_reply} to a reply."),
+    ]
+    fallback = f"arXiv digest {day}: {_plural(count, 'new paper')}" + (f" ({counts})" if counts else "")
+    return {"text": truncate(fallback, MAX_FALLBACK_TEXT), "blocks": blocks}
+
+
+def paper_blocks(entry: DigestEntry, keywords: Sequence[str]) -> list[dict]:
+    """One paper: linked title, authors, date and categories; the abstract with keywords bold; what
+    matched; Mark read and PDF buttons."""
+    paper = entry.paper
+    categories = ", ".join(escape(c) for c in paper.categories[:8])
+    head = (
+        f"{title_link(paper)}\n{authors_mrkdwn(paper.authors)}\n"
+        f"{paper.published.date().isoformat()}" + (f" · {categories}" if categories else "")
+    )
+    abstract = highlight_mrkdwn(paper.abstract, find_spans(paper.abstract, keywords), limit=_SECTION_BUDGET)
+    matched = ", ".join(escape(k) for k in entry.matched) or "—"
+    return [
+        _section(head[:MAX_SECTION_TEXT]),
+        _section(abstract),
+        _context(f"matched: {matched}"),
+        paper_buttons(paper, block_id=f"digest:{paper.arxiv_id}"),
+    ]
+
+
+def digest_reply_message(entries: Sequence[DigestEntry], keywords: Sequence[str]) -> dict:
+    """Several papers in one threaded reply (5 blocks each, so at most 10 papers fit in 50)."""
+    blocks: list[dict] = []
+    for index, entry in enumerate(entries):
+        if index:
+            blocks.append({"type": "divider"})
+        blocks.extend(paper_blocks(entry, keywords))
+    titles = "; ".join(escape(truncate(e.paper.title, _FALLBACK_TITLE_CHARS)) for e in entries)
+    return {"text": truncate(titles, MAX_FALLBACK_TEXT), "blocks": blocks}
+
+
+def empty_digest_message(digest_date: date) -> dict:
+    text = f"arXiv digest · {digest_date.isoformat()}: no new papers on this channel's topic today."
+    return {"text": text, "blocks": [_section(text)]}

@@ -1,0 +1,189 @@
+"""SQL for the digest ledger: `digest_runs` (one per channel and date) and `digest_items` (one per
+channel and paper).
+
+Exactly-once posting rests on two unique constraints, not on timing:
+- (channel, digest_date) on `digest_runs`: a run is owned through a lease taken by INSERT, or by an
+  atomic conditional UPDATE once an earlier owner's lease has expired and the run is not done;
+- (channel, arxiv_id) on `digest_items`: a paper is planned for a channel once, ever, so it can never
+  be posted there twice, not even in another day's digest.
+Each posted message's ts is written right after Slack returns it, so a resumed run posts only the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from db.models import DigestItem, DigestRun
+
+RUNNING, DONE, FAILED = "running", "done", "failed"
+# `note` value saying the run's papers were chosen; chosen once so a resumed run posts the same digest.
+PLANNED = "planned"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    channel: str
+    digest_date: date
+    status: str
+    parent_ts: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    paper_count: int
+    note: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def planned(self) -> bool:
+        return self.note is not None
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    id: int
+    run_id: int
+    arxiv_id: str
+    position: int
+    message_ts: str | None
+    error: str | None
+
+
+def _run(row: DigestRun) -> RunRecord:
+    return RunRecord(
+        id=row.id, channel=row.channel, digest_date=row.digest_date, status=row.status, parent_ts=row.parent_ts,
+        lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at, paper_count=row.paper_count or 0,
+        note=row.note, started_at=row.started_at, finished_at=row.finished_at,
+    )
+
+
+def _insert(session: Session):
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+def get_run(session: Session, *, channel: str, digest_date: date) -> RunRecord | None:
+    row = session.scalar(select(DigestRun).where(DigestRun.channel == channel, DigestRun.digest_date == digest_date))
+    return _run(row) if row else None
+
+
+def claim_run(
+    session: Session, *, channel: str, digest_date: date, owner: str, now: datetime, lease: timedelta
+) -> RunRecord | None:
+    """Take the run's lease, or return None when the run is done or another owner's lease is live.
+
+    INSERT … ON CONFLICT DO NOTHING lets exactly one of several racing processes create the row; the
+    others fall through to an UPDATE whose WHERE only an expired (or our own) lease satisfies, and
+    which the database applies atomically, so at most one of them wins that too.
+    """
+    expires = now + lease
+    created = session.execute(
+        _insert(session)(DigestRun)
+        .values(channel=channel, digest_date=digest_date, status=RUNNING, lease_owner=owner,
+                lease_expires_at=expires, paper_count=0, started_at=now)
+        .on_conflict_do_nothing(index_elements=["channel", "digest_date"])
+        .returning(DigestRun.id)
+    ).first()
+    if created is None:
+        taken = session.execute(
+            update(DigestRun)
+            .where(
+                DigestRun.channel == channel,
+                DigestRun.digest_date == digest_date,
+                DigestRun.status != DONE,
+                or_(DigestRun.lease_owner == owner, DigestRun.lease_owner.is_(None),
+                    DigestRun.lease_expires_at.is_(None), DigestRun.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=expires, status=RUNNING)
+            .execution_options(synchronize_session=False)
+        )
+        if (taken.rowcount or 0) != 1:
+            return None
+    session.expire_all()
+    return get_run(session, channel=channel, digest_date=digest_date)
+
+
+def renew_lease(session: Session, *, run_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
+    """Extend our lease; False means another process took the run over and we must stop posting."""
+    result = session.execute(
+        update(DigestRun)
+        .where(DigestRun.id == run_id, DigestRun.lease_owner == owner)
+        .values(lease_expires_at=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return (result.rowcount or 0) == 1
+
+
+def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequence[str]) -> int:
+    """Plan the run's papers in order; a paper already planned for this channel is left out.
+
+    Returns how many were planned. Marks the run planned so a resumed run never re-selects.
+    """
+    planned = 0
+    for position, arxiv_id in enumerate(dict.fromkeys(arxiv_ids)):
+        inserted = session.execute(
+            _insert(session)(DigestItem)
+            .values(run_id=run_id, channel=channel, arxiv_id=arxiv_id, position=position)
+            .on_conflict_do_nothing(index_elements=["channel", "arxiv_id"])
+            .returning(DigestItem.id)
+        ).first()
+        planned += inserted is not None
+    session.execute(
+        update(DigestRun).where(DigestRun.id == run_id).values(paper_count=planned, note=PLANNED)
+        .execution_options(synchronize_session=False)
+    )
+    return planned
+
+
+def run_items(session: Session, *, run_id: int) -> list[ItemRecord]:
+    rows = session.scalars(select(DigestItem).where(DigestItem.run_id == run_id).order_by(DigestItem.position))
+    return [
+        ItemRecord(id=r.id, run_id=r.run_id, arxiv_id=r.arxiv_id, position=r.position, message_ts=r.message_ts,
+                   error=r.error)
+        for r in rows
+    ]
+
+
+def posted_ids(session: Session, *, channel: str, arxiv_ids: Sequence[str]) -> set[str]:
+    """Which of these papers were already planned (and so posted or attempted) for the channel."""
+    ids = list(dict.fromkeys(arxiv_ids))
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        found.update(session.scalars(
+            select(DigestItem.arxiv_id).where(DigestItem.channel == channel,
+                                              DigestItem.arxiv_id.in_(ids[start : start + 500]))
+        ))
+    return found
+
+
+def set_parent_ts(session: Session, *, run_id: int, ts: str) -> None:
+    session.execute(update(DigestRun).where(DigestRun.id == run_id).values(parent_ts=ts)
+                    .execution_options(synchronize_session=False))
+
+
+def mark_items_posted(session: Session, *, item_ids: Sequence[int], ts: str, now: datetime) -> None:
+    session.execute(update(DigestItem).where(DigestItem.id.in_(list(item_ids)))
+                    .values(message_ts=ts, posted_at=now, error=None)
+                    .execution_options(synchronize_session=False))
+
+
+def mark_items_failed(session: Session, *, item_ids: Sequence[int], error: str) -> None:
+    session.execute(update(DigestItem).where(DigestItem.id.in_(list(item_ids))).values(error=error[:500])
+                    .execution_options(synchronize_session=False))
+
+
+def finish_run(session: Session, *, run_id: int, owner: str, status: str, now: datetime) -> None:
+    """Close the run and release the lease (a failed run can then be retried at once)."""
+    values = {"status": status, "finished_at": now, "lease_owner": None, "lease_expires_at": None}
+    session.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.lease_owner == owner)
+                    .values(**values).execution_options(synchronize_session=False))
+
+
+def runs_for_date(session: Session, *, digest_date: date) -> list[RunRecord]:
+    return [_run(r) for r in session.scalars(select(DigestRun).where(DigestRun.digest_date == digest_date))]
