@@ -57,6 +57,31 @@ def build_web_client(settings: Settings):
     )
 
 
+class SlackPoster:
+    """The digest's MessagePoster: chat.postMessage through a WebClient, Slack errors as PostFailed."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, *, channel: str, text: str, blocks: list[dict], thread_ts: str | None = None) -> str:
+        from slack_sdk.errors import SlackApiError
+
+        from bot.digest import PostFailed
+
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as err:
+            raise PostFailed(str(err.response.get("error") or err.response.status_code)) from err
+        return response["ts"]
+
+
+def build_digest_poster(settings: Settings) -> SlackPoster:
+    settings.require("SLACK_BOT_TOKEN")
+    return SlackPoster(build_web_client(settings))
+
+
 def build_bolt_app(services: Services):
     """The real Bolt app with signature verification and every listener registered."""
     from slack_bolt import App

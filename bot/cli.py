@@ -138,6 +138,39 @@ def cmd_serve(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_digest(settings: Settings, args) -> int:
+    from bot import app, digest, ingest
+    from bot.render_markdown import render_digest_markdown
+    from db.session import session_scope
+
+    channel = args.channel or settings.digest_channel
+    if not args.dry_run:
+        settings.require("SLACK_BOT_TOKEN")
+        if not channel:
+            raise ConfigError("DIGEST_CHANNEL is not set and no --channel was given")
+    store = app.build_store(settings)
+    digest_date = args.date or digest.today_in(settings)
+    if args.from_file:
+        if not args.from_file.is_file():
+            raise ConfigError(f"--from-file: no such file: {args.from_file}")
+        ingest.ingest_feed_file(store.session_factory, args.from_file)
+    elif not args.no_fetch:
+        try:
+            digest.refresh_papers(store.session_factory, app.build_arxiv_source(settings), settings,
+                                  channels=[channel], digest_date=digest_date)
+        except ArxivUnavailable as err:
+            print(f"papers-bot: warning: {err}; using the papers already stored", file=sys.stderr)
+    if args.dry_run:
+        with session_scope(store.session_factory) as session:
+            chosen = digest.select_digest(session, settings, channel=channel, digest_date=digest_date)
+        sys.stdout.write(render_digest_markdown(digest_date, chosen.papers, chosen.topic.keywords))
+        return 0
+    report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,
+                                channel=channel, digest_date=digest_date)
+    print(report.summary())
+    return 1 if report.status == "failed" else 0
+
+
 def _not_yet(name: str):
     def run(settings: Settings, args) -> int:
         print(f"papers-bot {name}: not yet available in this version", file=sys.stderr)
@@ -149,7 +182,7 @@ def _not_yet(name: str):
 COMMANDS = {
     "fetch": cmd_fetch,
     "db": cmd_db,
-    "digest": _not_yet("digest"),
+    "digest": cmd_digest,
     "search": _not_yet("search"),
     "serve": cmd_serve,
     "scheduler": _not_yet("scheduler"),
