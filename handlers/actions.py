@@ -1,7 +1,138 @@
-"""Slack actions listeners (filled in by the issue that owns them)."""
+"""Button clicks: Mark read, Mark unread, the PDF link button, and History's More.
+
+Every listener acks at once and does its work in a lazy listener (Slack wants the ack within 3 s).
+The clicker's confirmation is ephemeral, so the shared digest message never changes for others;
+clicks in the App Home re-publish the home view instead.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
+from bot import reading
+from bot.render_blocks import reading as views
+from bot.render_blocks.common import HISTORY_MORE, MARK_READ, MARK_UNREAD, OPEN_PDF
+from handlers.events import publish_home
+from handlers.reading import APOLOGY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Click:
+    team_id: str
+    user_id: str
+    value: str
+    block_id: str | None
+    in_home: bool
+    channel_id: str | None
+    thread_ts: str | None
+    has_response_url: bool
+
+    @classmethod
+    def from_body(cls, body: dict) -> Click:
+        action = (body.get("actions") or [{}])[0]
+        container = body.get("container") or {}
+        user = body.get("user") or {}
+        return cls(
+            team_id=(body.get("team") or {}).get("id") or user.get("team_id", ""),
+            user_id=user.get("id", ""),
+            value=action.get("value") or "",
+            block_id=action.get("block_id"),
+            in_home=container.get("type") == "view" and (body.get("view") or {}).get("type", "home") == "home",
+            channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
+            thread_ts=container.get("thread_ts"),
+            has_response_url=bool(body.get("response_url")),
+        )
+
+
+def _tell_clicker(click: Click, client, respond, reply: dict) -> None:
+    """An ephemeral note to the clicker only; replace_original=False leaves the clicked message alone."""
+    if click.has_response_url:
+        respond(**{**reply, "response_type": "ephemeral", "replace_original": False})
+    elif click.channel_id:
+        extra = {"thread_ts": click.thread_ts} if click.thread_ts else {}
+        client.chat_postEphemeral(channel=click.channel_id, user=click.user_id, text=reply.get("text", ""),
+                                  blocks=reply.get("blocks"), **extra)
+    else:
+        log.warning("no way to confirm a click to %s", click.user_id)
+
+
+def _run(services, body: dict, client, respond, work) -> None:
+    """Do the click's work; turn failures into a quiet note (or, in the Home tab, a log line)."""
+    click = Click.from_body(body)
+    try:
+        work(click)
+        return
+    except reading.ReadingError as err:
+        reply = views.error_message(str(err))
+    except Exception:
+        log.exception("click handling failed")
+        reply = views.message(APOLOGY)
+    if click.in_home:
+        log.warning("App Home click by %s failed: %s", click.user_id, reply["text"])
+    else:
+        _tell_clicker(click, client, respond, reply)
+
 
 def register(app, services) -> None:
-    """Nothing registered yet."""
+    factory = services.store.session_factory
+
+    def ack_now(ack):
+        ack()
+
+    def refresh_home(click: Click, client) -> None:
+        publish_home(services, client, team_id=click.team_id, user_id=click.user_id)
+
+    def record_read(click: Click, client, respond, *, source_outside_home: str, confirm_repeat: bool) -> None:
+        source = "home" if click.in_home else source_outside_home
+        outcome = reading.mark_read(factory, team_id=click.team_id, user_id=click.user_id, arxiv_id=click.value,
+                                    source=source)
+        if click.in_home:
+            refresh_home(click, client)
+        elif outcome.newly_read or confirm_repeat:
+            _tell_clicker(click, client, respond, views.read_confirmation(outcome))
+
+    def on_mark_read(body, client, respond):
+        _run(services, body, client, respond,
+             lambda click: record_read(click, client, respond, source_outside_home="button", confirm_repeat=True))
+
+    def on_open_pdf(body, client, respond):
+        # The browser opens the PDF itself; a repeat open needs no note.
+        _run(services, body, client, respond,
+             lambda click: record_read(click, client, respond, source_outside_home="opened", confirm_repeat=False))
+
+    def on_mark_unread(body, client, respond):
+        def work(click: Click) -> None:
+            outcome = reading.mark_unread(factory, team_id=click.team_id, user_id=click.user_id,
+                                          arxiv_id=click.value)
+            page_at = views.parse_history_block_id(click.block_id)
+            if click.in_home:
+                refresh_home(click, client)
+            elif page_at and click.has_response_url:
+                # An Unread in the user's own (ephemeral) history: redraw that page without the paper.
+                show_history(click, respond, offset=page_at[0], limit=page_at[1])
+            else:
+                _tell_clicker(click, client, respond, views.unread_confirmation(outcome))
+
+        _run(services, body, client, respond, work)
+
+    def show_history(click: Click, respond, *, offset: int, limit: int) -> None:
+        page = reading.history(factory, team_id=click.team_id, user_id=click.user_id, limit=limit, offset=offset)
+        if not page.reads and page.offset > 0:  # the last one on a later page went: show the page before
+            page = reading.history(factory, team_id=click.team_id, user_id=click.user_id, limit=limit,
+                                   offset=max(0, offset - limit))
+        respond(**{**views.history_message(page), "replace_original": True})
+
+    def on_history_more(body, client, respond):
+        def work(click: Click) -> None:
+            offset, limit = views.parse_history_more_value(click.value) or (0, reading.DEFAULT_HISTORY)
+            show_history(click, respond, offset=offset, limit=limit)
+
+        _run(services, body, client, respond, work)
+
+    app.action(MARK_READ)(ack=ack_now, lazy=[on_mark_read])
+    app.action(MARK_UNREAD)(ack=ack_now, lazy=[on_mark_unread])
+    app.action(OPEN_PDF)(ack=ack_now, lazy=[on_open_pdf])
+    app.action(HISTORY_MORE)(ack=ack_now, lazy=[on_history_more])

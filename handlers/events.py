@@ -1,7 +1,36 @@
-"""Slack events listeners (filled in by the issue that owns them)."""
+"""Slack events: `app_home_opened` publishes the user's App Home (counts, recent reads, unread digest papers)."""
 
 from __future__ import annotations
 
+import logging
+
+from bot import reading
+from bot.render_blocks import reading as views
+
+log = logging.getLogger(__name__)
+
+
+def publish_home(services, client, *, team_id: str, user_id: str) -> None:
+    """Build the user's home summary and publish it; views.publish replaces the whole tab."""
+    summary = reading.home_summary(
+        services.store.session_factory, team_id=team_id, user_id=user_id,
+        timezone=services.settings.digest_timezone,
+    )
+    client.views_publish(user_id=user_id, view=views.home_view(summary))
+
 
 def register(app, services) -> None:
-    """Nothing registered yet."""
+    def ack_now(ack):
+        ack()
+
+    def on_app_home_opened(body, event, client):
+        if event.get("tab") != "home":
+            return  # the Messages tab needs nothing from us
+        team_id = body.get("team_id") or (event.get("view") or {}).get("team_id", "")
+        try:
+            publish_home(services, client, team_id=team_id, user_id=event["user"])
+        except reading.ReadingError as err:
+            # Nowhere to show a message in the Home tab; the previous view stays. Log why.
+            log.warning("App Home not refreshed for %s: %s", event.get("user"), err)
+
+    app.event("app_home_opened")(ack=ack_now, lazy=[on_app_home_opened])

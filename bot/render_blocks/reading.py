@@ -53,7 +53,7 @@ def read_confirmation(outcome: ReadOutcome) -> dict:
         fallback = f"Marked read: {truncate(paper.title, 200)}"
     else:
         head = f"✓ Already in your reads since {slack_date(outcome.read_at)}: {title_link(paper)}"
-        fallback = f"Already read: {truncate(paper.title, 200)}"
+        fallback = f"Already in your reads: {truncate(paper.title, 200)}"
     undo = button("Mark unread", MARK_UNREAD, paper.arxiv_id)
     return {"response_type": "ephemeral", "text": escape(fallback), "blocks": [_section(head, accessory=undo)]}
 
