@@ -1,0 +1,802 @@
+"""The benchmark: ingest, search, baselines, digest build and serve memory, side by side in one run.
+
+    python bench/run.py --sizes 10000,100000 [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
+    python bench/run.py --smoke          # 1,000 papers, SQLite, a few repeats: proves the script still runs
+
+Every figure that matters is a ratio between things measured in the same run (ingest vs the arxiv
+package's parser alone; each baseline vs our search), because shared machines are noisy.
+Baselines that need the `bench` extra (scikit-learn, rank-bm25, numpy) are skipped with a note when
+it is not installed; so is anything a missing app module would need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import multiprocessing
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from arxiv import _feed as arxiv_feed  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from bench.corpus import generate_papers, write_atom_pages  # noqa: E402
+from bot.app import build_store  # noqa: E402
+from bot.arxiv_source import read_feed_file  # noqa: E402
+from bot.config import Settings, normalise_database_url  # noqa: E402
+from bot.ingest import FetchReport, store_page  # noqa: E402
+from db.session import session_scope  # noqa: E402
+
+PAGE_SIZE = 1000  # the app's default ARXIV_PAGE_SIZE
+RESULT_LIMIT = 5  # what /papers shows
+DIGEST_DAY = date(2025, 3, 24)  # after the corpus' last day, so the digest's 600 papers are alone on it
+DIGEST_PAPERS = 600
+
+# Fixed query set: single words, phrases, hyphenated, filtered, negated. Seed papers make each one
+# have true hits at every size; the synthetic text makes common words genuinely common.
+QUERIES: tuple[str, ...] = (
+    "quantization",
+    "pruning",
+    "sparse",
+    "transformer",
+    "diffusion",
+    "llm",
+    "accelerator",
+    "distillation",
+    "mamba",
+    "autoencoders",
+    '"kv cache"',
+    '"kv cache compression"',
+    '"speculative decoding"',
+    '"language models"',
+    "kv-cache",
+    "low-bit",
+    "risc-v",
+    "vision-language",
+    "on-device llm inference",
+    "sparse autoencoders unlearning",
+    "model compression efficient finetuning",
+    "quantization -diffusion",
+    "pruning -llm",
+    "cat:cs.LG quantization",
+    "cat:cs.CV sparse",
+    "author:Chen kv cache",
+    'author:"Bo Chen"',
+    "since:2025-03-15 pruning",
+    "since:2025-01-01 cat:cs.LG transformer -vision",
+    "efficient inference",
+)
+
+
+# -- small helpers ---------------------------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def rss_mb(pid: int | str = "self", field_name: str = "VmRSS") -> float:
+    """Resident memory from /proc (Linux), in MB; VmHWM is the peak."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def note(message: str) -> None:
+    print(f"  note: {message}", file=sys.stderr, flush=True)
+
+
+def progress(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Timing:
+    """Per-query latencies over several passes of the query set."""
+
+    samples_ms: list[float] = field(default_factory=list)
+    per_query_ms: dict[str, list[float]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.samples_ms, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.samples_ms, 99)
+
+    @property
+    def one_pass_ms(self) -> float:
+        """Median time of one pass over the whole query set."""
+        return sum(percentile(v, 50) for v in self.per_query_ms.values())
+
+
+def time_queries(run_one: Callable[[str], int], queries: Sequence[str], repeats: int) -> Timing:
+    timing = Timing()
+    for query in queries:  # warm-up pass: caches, compiled statements, page cache
+        timing.hits[query] = run_one(query)
+    for _ in range(repeats):
+        for query in queries:
+            began = time.perf_counter()
+            run_one(query)
+            elapsed = (time.perf_counter() - began) * 1000
+            timing.samples_ms.append(elapsed)
+            timing.per_query_ms.setdefault(query, []).append(elapsed)
+    return timing
+
+
+# -- a plain query parser for the baselines (ours is bot.search) ----------------------------------------
+
+_TOKEN_RE = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"|(\S+))')
+_WORD_RE = re.compile(r"\w+")
+
+
+@dataclass
+class PlainQuery:
+    terms: list[str] = field(default_factory=list)  # words or phrases, lowercased
+    negated: list[str] = field(default_factory=list)
+    author: str | None = None
+    category: str | None = None
+    since: datetime | None = None
+
+    @property
+    def words(self) -> list[str]:
+        return [w for term in self.terms for w in _WORD_RE.findall(term)]
+
+
+def parse_plain(query: str) -> PlainQuery:
+    parsed = PlainQuery()
+    for minus, key, quoted, bare in _TOKEN_RE.findall(query):
+        value = (quoted or bare).strip()
+        if not value:
+            continue
+        key = key.lower()
+        if key == "author":
+            parsed.author = value.lower()
+        elif key == "cat":
+            parsed.category = value
+        elif key == "since":
+            parsed.since = datetime.fromisoformat(value).replace(tzinfo=UTC)
+        elif minus:
+            parsed.negated.append(value.lower())
+        else:
+            parsed.terms.append(value.lower())
+    return parsed
+
+
+# -- corpus and ingest ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Backend:
+    name: str  # "SQLite" | "PostgreSQL"
+    url: str
+    drop: Callable[[], None] | None = None
+
+
+def sqlite_backend(directory: Path, n: int) -> Backend:
+    path = directory / f"papers-{n}.db"
+    for leftover in directory.glob(f"papers-{n}.db*"):
+        leftover.unlink()
+    return Backend("SQLite", f"sqlite:///{path}")
+
+
+def postgres_backend(admin_url: str, n: int) -> Backend:
+    """A database of our own on the given server, dropped afterwards."""
+    import psycopg
+
+    admin_url = normalise_database_url(admin_url).replace("postgresql+psycopg://", "postgresql://")
+    name = f"papers_bench_{n}_{os.getpid()}"
+    with closing(psycopg.connect(admin_url, autocommit=True)) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(admin_url)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+    def drop() -> None:
+        with closing(psycopg.connect(admin_url, autocommit=True)) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return Backend("PostgreSQL", normalise_database_url(url), drop)
+
+
+def measure_parser(pages: Sequence[Path]) -> float:
+    """papers/s of the arxiv package's Atom parser alone: the ceiling for ingest."""
+    count = 0
+    began = time.perf_counter()
+    for page in pages:
+        count += len(arxiv_feed.parse(page.read_bytes()).results)
+    return count / (time.perf_counter() - began)
+
+
+def measure_ingest(store, pages: Sequence[Path], expected: int) -> float:
+    """papers/s through parse → upsert → index, one transaction per page, as `fetch` does."""
+    report = FetchReport()
+    began = time.perf_counter()
+    for page in pages:
+        store_page(store.session_factory, read_feed_file(page), report)
+    elapsed = time.perf_counter() - began
+    if report.counts.new != expected:
+        raise RuntimeError(f"ingest stored {report.counts.new} new papers, expected {expected}: {report.summary()}")
+    return expected / elapsed
+
+
+# -- our search and the baselines -------------------------------------------------------------------------
+
+
+def our_search(store) -> Callable[[str], int] | None:
+    try:
+        from bot.search import BadQuery, search_papers
+    except ImportError as missing:
+        note(f"bot.search is not importable ({missing}); our search is skipped")
+        return None
+
+    def run_one(query: str) -> int:
+        try:
+            with session_scope(store.session_factory) as session:
+                result = search_papers(session, query=query, limit=RESULT_LIMIT, offset=0, team_id=None,
+                                       user_id=None)
+        except BadQuery:  # a query the app refuses is answered too; it counts, with no hits
+            return -1
+        return _hit_count(result)
+
+    return run_one
+
+
+def _hit_count(result) -> int:
+    for name in ("total", "total_matches", "count"):
+        value = getattr(result, name, None)
+        if isinstance(value, int):
+            return value
+    for name in ("hits", "results", "papers"):
+        value = getattr(result, name, None)
+        if value is not None:
+            return len(value)
+    try:
+        return len(result)
+    except TypeError:
+        return -1
+
+
+def like_search(store) -> Callable[[str], int]:
+    """The naive approach: substring LIKE over title and abstract, newest first, with a total count."""
+    dialect = store.engine.dialect.name
+    like = "ILIKE" if dialect == "postgresql" else "LIKE"
+
+    def run_one(query: str) -> int:
+        parsed = parse_plain(query)
+        where, params = [], {}
+        for i, term in enumerate(parsed.terms):
+            params[f"t{i}"] = f"%{term}%"
+            where.append(f"(title {like} :t{i} OR abstract {like} :t{i})")
+        for i, term in enumerate(parsed.negated):
+            params[f"n{i}"] = f"%{term}%"
+            where.append(f"NOT (title {like} :n{i} OR abstract {like} :n{i})")
+        if parsed.author:
+            params["author"] = f"%{parsed.author}%"
+            where.append(f"author_names {like} :author")
+        if parsed.category:
+            params["cat"] = f"% {parsed.category} %"
+            where.append("(' ' || categories || ' ') LIKE :cat")
+        if parsed.since:
+            params["since"] = parsed.since.replace(tzinfo=None) if dialect == "sqlite" else parsed.since
+            where.append("published >= :since")
+        sql = (
+            "SELECT arxiv_id, count(*) OVER () FROM papers"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY published DESC LIMIT {RESULT_LIMIT}"
+        )
+        with store.engine.connect() as conn:
+            rows = conn.execute(text(sql), params).all()
+        return rows[0][1] if rows else 0
+
+    return run_one
+
+
+def _load_corpus(url: str):
+    store = build_store(Settings(database_url=url), migrate=False)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT arxiv_id, title, abstract, author_names, categories, published FROM papers ORDER BY id")
+        ).all()
+    store.engine.dispose()
+    return rows
+
+
+class _Masks:
+    """Filters for the in-memory baselines: per-paper arrays scanned per query, as such a tool would."""
+
+    def __init__(self, rows):
+        import numpy as np
+
+        self.np = np
+        self.authors = [r[3].lower() for r in rows]
+        self.categories = [f" {r[4]} " for r in rows]
+        published = [r[5] if isinstance(r[5], datetime) else datetime.fromisoformat(str(r[5])) for r in rows]
+        self.published = np.array([p.replace(tzinfo=None) for p in published], dtype="datetime64[s]")
+
+    def mask(self, parsed: PlainQuery):
+        np = self.np
+        keep = np.ones(len(self.authors), dtype=bool)
+        if parsed.author:
+            keep &= np.fromiter((parsed.author in a for a in self.authors), dtype=bool, count=len(self.authors))
+        if parsed.category:
+            wanted = f" {parsed.category} "
+            keep &= np.fromiter((wanted in c for c in self.categories), dtype=bool, count=len(self.categories))
+        if parsed.since:
+            keep &= self.published >= np.datetime64(parsed.since.replace(tzinfo=None), "s")
+        return keep
+
+
+def _top(np, scores, keep) -> int:
+    """Mask, pick the best RESULT_LIMIT in order (the work a reply needs), return the match count."""
+    scores = np.where(keep, scores, 0.0)
+    matched = int(np.count_nonzero(scores > 0))
+    if matched:
+        k = min(RESULT_LIMIT, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        _ = top[np.argsort(-scores[top])]
+    return matched
+
+
+def _tfidf_child(url: str, queries: Sequence[str], repeats: int, conn) -> None:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    base = rss_mb()
+    began = time.perf_counter()
+    rows = _load_corpus(url)
+    vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float32)
+    matrix = vectorizer.fit_transform(f"{r[1]} {r[1]} {r[2]}" for r in rows)  # title counted twice
+    columns = matrix.tocsc()
+    masks = _Masks(rows)
+    build = time.perf_counter() - began
+    vocabulary = vectorizer.vocabulary_
+
+    def run_one(query: str) -> int:
+        parsed = parse_plain(query)
+        keep = masks.mask(parsed)
+        for term in parsed.negated:
+            for word in _WORD_RE.findall(term):
+                col = vocabulary.get(word)
+                if col is not None:
+                    keep[columns.indices[columns.indptr[col] : columns.indptr[col + 1]]] = False
+        words = " ".join(parsed.words)
+        if words:
+            scores = np.asarray((matrix @ vectorizer.transform([words]).T).todense()).ravel()
+        else:  # filters only: newest first, as ours does
+            scores = keep.astype(np.float32)
+        return _top(np, scores, keep)
+
+    timing = time_queries(run_one, queries, repeats)
+    conn.send({"build_s": build, "memory_mb": rss_mb(field_name="VmHWM") - base, "timing": timing})
+
+
+def _bm25_child(url: str, queries: Sequence[str], repeats: int, conn) -> None:
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+
+    base = rss_mb()
+    began = time.perf_counter()
+    rows = _load_corpus(url)
+    index = BM25Okapi([_WORD_RE.findall(f"{r[1]} {r[1]} {r[2]}".lower()) for r in rows])
+    masks = _Masks(rows)
+    build = time.perf_counter() - began
+
+    def run_one(query: str) -> int:
+        parsed = parse_plain(query)
+        keep = masks.mask(parsed)
+        for term in parsed.negated:
+            for word in _WORD_RE.findall(term):
+                keep &= np.fromiter((word not in doc for doc in index.doc_freqs), dtype=bool, count=len(keep))
+        words = parsed.words
+        scores = index.get_scores(words) if words else keep.astype(np.float64)
+        return _top(np, np.asarray(scores), keep)
+
+    timing = time_queries(run_one, queries, repeats)
+    conn.send({"build_s": build, "memory_mb": rss_mb(field_name="VmHWM") - base, "timing": timing})
+
+
+def run_in_child(target, *args) -> dict | None:
+    """Run a baseline in a forked process, so its memory is its own and freed afterwards."""
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_child_wrapper, args=(target, child, *args))
+    process.start()
+    child.close()
+    try:
+        result = parent.recv()
+    except EOFError:
+        result = {"error": "the baseline process died"}
+    process.join()
+    if "error" in result:
+        note(f"{target.__name__}: {result['error']}")
+        return None
+    return result
+
+
+def _child_wrapper(target, conn, *args) -> None:
+    try:
+        target(*args, conn)
+    except BaseException as error:  # noqa: BLE001 - reported to the parent as a note
+        conn.send({"error": f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"})
+    finally:
+        conn.close()
+
+
+def have(*modules: str) -> bool:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        note(f"{', '.join(missing)} not installed (pip install -e '.[bench]'); that baseline is skipped")
+    return not missing
+
+
+# -- digest build ---------------------------------------------------------------------------------------
+
+
+def digest_day_papers(n: int = DIGEST_PAPERS):
+    """600 synthetic papers first published on DIGEST_DAY, with ids of their own."""
+    base = datetime.combine(DIGEST_DAY, datetime.min.time(), tzinfo=UTC)
+    from dataclasses import replace
+
+    for i, paper in enumerate(generate_papers(n, seed=7)):
+        moment = base + timedelta(seconds=(i * 86_000) // n)
+        yield replace(paper, arxiv_id=f"2503.9{i:04d}", version=1, published=moment, updated=moment, pdf_url=None)
+
+
+def measure_digest(store, database_url: str, repeats: int) -> dict | None:
+    try:
+        from bot import digest as digest_mod
+        from bot.render_blocks import digest as digest_blocks
+        from bot.render_markdown import render_digest_markdown
+    except ImportError as missing:
+        note(f"the digest modules are not importable ({missing}); digest build is skipped")
+        return None
+    settings = Settings(database_url=database_url, digest_lookback_days=0)  # one day: [D, D+1)
+    per_reply = getattr(digest_mod, "PAPERS_PER_REPLY", 5)
+
+    def build_once() -> tuple[int, int]:
+        with session_scope(store.session_factory) as session:
+            digest = digest_mod.select_digest(session, settings, channel=None, digest_date=DIGEST_DAY)
+        messages = [digest_blocks.digest_parent_message(digest, papers_per_reply=per_reply)]
+        entries = list(digest.entries)
+        for start in range(0, len(entries), per_reply):
+            messages.append(digest_blocks.digest_reply_message(entries[start : start + per_reply],
+                                                               digest.topic.keywords))
+        render_digest_markdown(DIGEST_DAY, digest.papers, digest.topic.keywords)
+        return len(entries), len(messages)
+
+    build_once()
+    samples = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        selected, messages = build_once()
+        samples.append((time.perf_counter() - began) * 1000)
+    return {"p50_ms": percentile(samples, 50), "max_ms": max(samples), "candidates": DIGEST_PAPERS,
+            "selected": selected, "messages": messages}
+
+
+# -- serve memory ---------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def measure_serve(database_url: str, queries: Sequence[str]) -> dict | None:
+    """Peak RSS of `papers-bot serve` after answering the query set as signed /papers requests."""
+    try:
+        import requests
+
+        from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+        from tests.slack_requests import SIGNING_SECRET, post, slash_command_body
+    except ImportError as missing:
+        note(f"cannot load the Slack fakes ({missing}); serve memory is skipped")
+        return None
+    fake = FakeSlack().start()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_", "ARXIV_"))}
+    env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+               SLACK_API_URL=fake.base_url, PORT=str(port), LOG_LEVEL="WARNING")
+    command = [sys.executable, "-m", "bot", "serve", "--port", str(port), "--no-scheduler"]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"serve exited: {process.stderr.read().decode()[-800:]}")
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("serve did not answer /healthz within 60 s")
+            time.sleep(0.2)
+        idle = rss_mb(process.pid)
+        latencies = []
+        for i, query in enumerate(queries):
+            key = f"bench{i}"
+            began = time.perf_counter()
+            body = slash_command_body(query, response_url=fake.response_url(key))
+            response = post(f"{base}/slack/events", body)
+            if response.status_code != 200:
+                raise RuntimeError(f"/papers {query!r} answered HTTP {response.status_code}")
+            _wait_for_response(fake, key, timeout=30)
+            latencies.append((time.perf_counter() - began) * 1000)
+        return {"idle_mb": idle, "peak_mb": rss_mb(process.pid, "VmHWM"), "rss_mb": rss_mb(process.pid),
+                "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+    except RuntimeError as error:
+        note(f"serve memory skipped: {error}")
+        return None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        fake.stop()
+
+
+def _wait_for_response(fake, key: str, timeout: float) -> None:
+    """The reply arrives at response_url after the ack (lazy listener), or as the ack body itself."""
+    deadline = time.monotonic() + timeout
+    path = f"/response/{key}"
+    while time.monotonic() < deadline:
+        if any(call.path == path for call in fake.calls_to("response_url", ok=None)):
+            return
+        time.sleep(0.002)
+    # Not an error: some replies come back in the HTTP ack itself.
+
+
+# -- one size -------------------------------------------------------------------------------------------
+
+
+def run_size(n: int, args, workdir: Path) -> dict:
+    result: dict = {"papers": n, "backends": {}}
+    pages_dir = workdir / f"pages-{n}"
+    shutil.rmtree(pages_dir, ignore_errors=True)
+    progress(f"{n:,} papers: writing the corpus")
+    began = time.perf_counter()
+    pages = write_atom_pages(generate_papers(n, seed=args.seed), pages_dir, PAGE_SIZE)
+    result["corpus_s"] = time.perf_counter() - began
+    progress(f"{n:,}: corpus in {result['corpus_s']:.1f} s; timing the arxiv parser alone")
+    result["parser_per_s"] = measure_parser(pages)
+
+    backends = [sqlite_backend(workdir, n)]
+    if args.pg_url:
+        backends.append(postgres_backend(args.pg_url, n))
+    for backend in backends:
+        entry: dict = {}
+        result["backends"][backend.name] = entry
+        try:
+            store = build_store(Settings(database_url=backend.url))
+            progress(f"{n:,} {backend.name}: ingest")
+            entry["ingest_per_s"] = measure_ingest(store, pages, n)
+            progress(f"{n:,} {backend.name}: {entry['ingest_per_s']:.0f} papers/s; searching")
+            if backend.name == "PostgreSQL":
+                with store.engine.begin() as conn:
+                    conn.execute(text("ANALYZE papers"))
+            ours = our_search(store)
+            if ours:
+                entry["ours"] = time_queries(ours, QUERIES, args.repeats)
+            progress(f"{n:,} {backend.name}: LIKE scan")
+            entry["like"] = time_queries(like_search(store), QUERIES, args.baseline_repeats)
+            if backend.name == "SQLite":
+                if not args.no_memory_baselines and have("numpy", "sklearn"):
+                    progress(f"{n:,}: tf-idf baseline")
+                    entry["tfidf"] = run_in_child(_tfidf_child, backend.url, QUERIES, args.baseline_repeats)
+                if not args.no_memory_baselines and n <= args.bm25_max and have("numpy", "rank_bm25"):
+                    progress(f"{n:,}: BM25 baseline")
+                    entry["bm25"] = run_in_child(_bm25_child, backend.url, QUERIES, args.baseline_repeats)
+                elif n > args.bm25_max:
+                    note(f"BM25 skipped above {args.bm25_max:,} papers (--bm25-max): its index is a dict per paper")
+            progress(f"{n:,} {backend.name}: digest build")
+            store_page(store.session_factory, list(digest_day_papers()), FetchReport())
+            entry["digest"] = measure_digest(store, backend.url, args.digest_repeats)
+            if backend.name == "SQLite" and not args.no_serve:
+                progress(f"{n:,} {backend.name}: serve memory")
+                entry["serve"] = measure_serve(backend.url, QUERIES)
+            store.engine.dispose()
+        finally:
+            if backend.drop:
+                backend.drop()
+    if not args.keep:
+        shutil.rmtree(pages_dir, ignore_errors=True)
+        for leftover in workdir.glob(f"papers-{n}.db*"):
+            leftover.unlink()
+    return result
+
+
+# -- the report -----------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    info = {"cpu": cpu, "nproc": os.cpu_count(), "memory_gb": round(mem_gb, 1),
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    return info
+
+
+def _fmt_ms(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def render(results: list[dict], info: dict) -> str:
+    lines = [
+        f"Machine: {info['cpu']}, {info['nproc']} cores, {info['memory_gb']} GB; Python {info['python']}, "
+        f"SQLite {info['sqlite']}" + (f", PostgreSQL {info['postgresql']}" if info.get("postgresql") else ""),
+        "",
+        "Ingest (parse → upsert → index, one transaction per 1,000-paper page)",
+        "",
+        "| papers | arxiv parser alone (papers/s) | database | ingest (papers/s) | ingest ÷ parser |",
+        "|---:|---:|---|---:|---:|",
+    ]
+    for r in results:
+        for name, b in r["backends"].items():
+            if "ingest_per_s" in b:
+                lines.append(f"| {r['papers']:,} | {r['parser_per_s']:,.0f} | {name} | {b['ingest_per_s']:,.0f} | "
+                             f"{b['ingest_per_s'] / r['parser_per_s']:.2f} |")
+    lines += [
+        "",
+        f"Search: {len(QUERIES)} queries, limit {RESULT_LIMIT}, in-process; times in ms; ×ours = baseline ÷ ours "
+        "(higher means ours is faster); 'set+build' = one pass over the query set plus the baseline's build, "
+        "÷ our one pass",
+        "",
+        "| papers | database | engine | p50 | p99 | p50 ×ours | p99 ×ours | build s | memory MB | set+build ×ours |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for name, b in r["backends"].items():
+            ours: Timing | None = b.get("ours")
+            rows = [("ours", ours, None)]
+            rows += [("LIKE scan", b.get("like"), None)]
+            for key, label in (("tfidf", "tf-idf (sklearn)"), ("bm25", "BM25 (rank-bm25)")):
+                if b.get(key):
+                    rows.append((label, b[key]["timing"], b[key]))
+            for label, timing, extra in rows:
+                if timing is None:
+                    continue
+                ratio50 = f"{timing.p50 / ours.p50:,.1f}" if ours and label != "ours" else ""
+                ratio99 = f"{timing.p99 / ours.p99:,.1f}" if ours and label != "ours" else ""
+                build = f"{extra['build_s']:.1f}" if extra else ""
+                memory = f"{extra['memory_mb']:,.0f}" if extra else ""
+                total = ""
+                if ours and extra:
+                    total = f"{(timing.one_pass_ms + extra['build_s'] * 1000) / ours.one_pass_ms:,.0f}"
+                elif ours and label != "ours":
+                    total = f"{timing.one_pass_ms / ours.one_pass_ms:,.1f}"
+                lines.append(f"| {r['papers']:,} | {name} | {label} | {_fmt_ms(timing.p50)} | {_fmt_ms(timing.p99)} | "
+                             f"{ratio50} | {ratio99} | {build} | {memory} | {total} |")
+    lines += ["", "Digest build (select + Block Kit + Markdown) and serve memory", "",
+              "| papers | database | digest build ms (p50 / max) | papers selected of 600 | messages | "
+              "serve RSS MB idle / peak | /papers round trip ms p50 / p99 |",
+              "|---:|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        for name, b in r["backends"].items():
+            d, s = b.get("digest"), b.get("serve")
+            digest_cell = f"{d['p50_ms']:.0f} / {d['max_ms']:.0f}" if d else "skipped"
+            serve_cell = f"{s['idle_mb']:.0f} / {s['peak_mb']:.0f}" if s else "—"
+            rt_cell = f"{s['p50_ms']:.0f} / {s['p99_ms']:.0f}" if s else "—"
+            lines.append(f"| {r['papers']:,} | {name} | {digest_cell} | {d['selected'] if d else '—'} | "
+                         f"{d['messages'] if d else '—'} | {serve_cell} | {rt_cell} |")
+    return "\n".join(lines)
+
+
+def to_json(results: list[dict], info: dict) -> dict:
+    def convert(value):
+        if isinstance(value, Timing):
+            return {"p50_ms": value.p50, "p99_ms": value.p99, "one_pass_ms": value.one_pass_ms, "hits": value.hits,
+                    "per_query_p50_ms": {q: percentile(v, 50) for q, v in value.per_query_ms.items()}}
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v) for v in value]
+        return value
+
+    return {"machine": info, "queries": list(QUERIES), "results": convert(results)}
+
+
+def postgres_version(admin_url: str) -> str | None:
+    try:
+        import psycopg
+
+        url = normalise_database_url(admin_url).replace("postgresql+psycopg://", "postgresql://")
+        with closing(psycopg.connect(url)) as conn:
+            return conn.execute("SHOW server_version").fetchone()[0]
+    except Exception as error:  # noqa: BLE001 - only the report's header line depends on it
+        note(f"PostgreSQL version unknown: {error}")
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes")
+    parser.add_argument("--smoke", action="store_true", help="1,000 papers, SQLite only, few repeats")
+    parser.add_argument("--pg-url", help="a PostgreSQL server URL; a database of our own is created and dropped")
+    parser.add_argument("--repeats", type=int, default=10, help="passes over the query set for our search")
+    parser.add_argument("--baseline-repeats", type=int, default=3, help="passes for the baselines")
+    parser.add_argument("--digest-repeats", type=int, default=10)
+    parser.add_argument("--bm25-max", type=int, default=200_000, help="skip BM25 above this size")
+    parser.add_argument("--no-memory-baselines", action="store_true", help="skip tf-idf and BM25")
+    parser.add_argument("--no-serve", action="store_true", help="skip the serve-memory measurement")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, help="where pages and databases go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep pages and databases")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.repeats, args.baseline_repeats, args.digest_repeats = "1000", 2, 1, 2
+        args.pg_url = None
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+
+    info = machine()
+    if args.pg_url:
+        info["postgresql"] = postgres_version(args.pg_url)
+    with _workdir(args.workdir) as workdir:
+        results = []
+        for n in sizes:
+            results.append(run_size(n, args, workdir))
+            gc.collect()
+    table = render(results, info)
+    print(table)
+    if args.json:
+        args.json.write_text(json.dumps(to_json(results, info), indent=2, default=str))
+    if args.smoke and not any(b.get("ours") for r in results for b in r["backends"].values()):
+        print("smoke: our search did not run", file=sys.stderr)
+    return 0
+
+
+@contextmanager
+def _workdir(given: Path | None):
+    if given:
+        given.mkdir(parents=True, exist_ok=True)
+        yield given
+        return
+    directory = Path(tempfile.mkdtemp(prefix="papers-bench-"))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
