@@ -106,13 +106,33 @@ def slack_settings(slack_env) -> Settings:
 @pytest.fixture
 def slack_server(slack_settings, store):
     """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL."""
-    import threading
-
     from bot.app import Services, build_bolt_app, build_wsgi_app, make_http_server
 
     services = Services(settings=slack_settings, store=store)
     server = make_http_server(build_wsgi_app(build_bolt_app(services), store), host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    stop = run_server_in_thread(server)
     yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    stop()
+
+
+def run_server_in_thread(server):
+    """Run a waitress server in a daemon thread; returns a stop function that closes it quietly."""
+    import threading
+
+    closing = threading.Event()
+
+    def run():
+        try:
+            server.run()
+        except OSError:
+            if not closing.is_set():  # closing the socket under select() raises EBADF; only that is expected
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def stop():
+        closing.set()
+        server.close()
+
+    return stop

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import requests
 
@@ -11,6 +10,7 @@ from bot.app import Services, build_bolt_app, build_store, build_wsgi_app, make_
 from bot.cli import main
 from bot.config import Settings
 from bot.logs import RedactSecrets, configure_logging
+from tests.conftest import run_server_in_thread
 from tests.fakes.slack_api import BOT_TOKEN
 from tests.slack_requests import SIGNING_SECRET, event_body, post, slash_command_body
 
@@ -89,10 +89,10 @@ def test_healthz_fails_while_the_database_is_down(slack_settings, store):
     down = build_store(Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/x"), migrate=False)
     services = Services(settings=slack_settings, store=store)
     server = make_http_server(build_wsgi_app(build_bolt_app(services), down), host="127.0.0.1", port=0)
-    threading.Thread(target=server.run, daemon=True).start()
+    stop = run_server_in_thread(server)
     try:
         response = requests.get(f"http://127.0.0.1:{server.effective_port}/healthz", timeout=10)
     finally:
-        server.close()
+        stop()
     assert response.status_code == 503
     assert response.json()["ok"] is False and "database check failed" in response.json()["database"]
