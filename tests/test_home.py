@@ -1,0 +1,146 @@
+"""The App Home: `app_home_opened` publishes counts, recent reads and unread digest papers, per user."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot import reading
+from bot.ingest import ingest_feed_file, ingest_records
+from bot.render_blocks.common import MARK_READ, MARK_UNREAD
+from db.models import DigestItem, DigestRun
+from db.records import PaperRecord
+from db.session import session_scope
+from tests.conftest import SEED_FEED
+from tests.fakes.slack_api import TEAM_ID
+from tests.slack_requests import block_actions_body, event_body, post
+
+NOW = datetime.now(UTC)
+
+
+def post_digest(store, *, channel: str, arxiv_ids: list[str], posted_at: datetime | None,
+                digest_date: date | None = None) -> None:
+    """What the digest job leaves behind: a run and its posted items (posted_at None = planned only)."""
+    with session_scope(store.session_factory) as session:
+        run = DigestRun(channel=channel, digest_date=digest_date or (posted_at or NOW).date(), status="done",
+                        started_at=posted_at or NOW, paper_count=len(arxiv_ids))
+        session.add(run)
+        session.flush()
+        session.add_all(
+            DigestItem(run_id=run.id, channel=channel, arxiv_id=arxiv_id, position=n, posted_at=posted_at,
+                       message_ts=f"1700000000.{n:06d}" if posted_at else None)
+            for n, arxiv_id in enumerate(arxiv_ids)
+        )
+
+
+@pytest.fixture
+def server(slack_server, store):
+    ingest_feed_file(store.session_factory, SEED_FEED)
+    return slack_server
+
+
+def open_home(server, fake_slack, *, user_id: str = "U0ALICE", tab: str = "home", count: int = 1) -> dict:
+    body = event_body({"type": "app_home_opened", "user": user_id, "channel": "D0DM", "tab": tab,
+                       "event_ts": f"{NOW.timestamp():.6f}"}, event_id=f"Ev{user_id}{count}")
+    response = post(f"{server}/slack/events", body, content_type="application/json")
+    assert response.status_code == 200
+    calls = fake_slack.wait_for("views.publish", count)
+    assert len(calls) == count, fake_slack.calls_to("views.publish", ok=None)
+    call = calls[-1]
+    assert call.args["user_id"] == user_id
+    view = call.args["view"]
+    return json.loads(view) if isinstance(view, str) else view
+
+
+def mark(store, arxiv_id: str, *, user_id: str = "U0ALICE", when: datetime = NOW) -> None:
+    reading.mark_read(store.session_factory, team_id=TEAM_ID, user_id=user_id, arxiv_id=arxiv_id, source="button",
+                      now=when)
+
+
+def as_text(view: dict) -> str:
+    return json.dumps(view, ensure_ascii=False)
+
+
+def buttons(view: dict, action_id: str) -> list[str]:
+    return [b["accessory"]["value"] for b in view["blocks"]
+            if b.get("accessory", {}).get("action_id") == action_id]
+
+
+def test_home_shows_counts_recent_reads_and_unread_digest_papers(server, store, fake_slack):
+    post_digest(store, channel="C0DIGEST", arxiv_ids=["2503.15465", "2503.15436", "2503.15271"],
+                posted_at=NOW - timedelta(days=1))
+    post_digest(store, channel="C0OTHER", arxiv_ids=["2503.15436", "2503.15209"], posted_at=NOW - timedelta(hours=2))
+    post_digest(store, channel="C0DIGEST", arxiv_ids=["2503.13064"], posted_at=NOW - timedelta(days=40),
+                digest_date=(NOW - timedelta(days=40)).date())
+    post_digest(store, channel="C0PLANNED", arxiv_ids=["2503.12988"], posted_at=None)
+    mark(store, "2503.15465")
+    mark(store, "2503.14881", when=reading.week_start(NOW) - timedelta(days=3))
+
+    view = open_home(server, fake_slack)
+    assert view["type"] == "home"
+    text = as_text(view)
+    assert "*1* read this week · *2* read in total" in text
+    assert buttons(view, MARK_UNREAD) == ["2503.15465", "2503.14881"]
+    # Newest post first, each paper once, read ones, old digests and unposted items left out.
+    assert buttons(view, MARK_READ) == ["2503.15436", "2503.15209", "2503.15271"]
+    assert "not read yet* (3)" in text
+
+
+def test_home_is_per_user(server, store, fake_slack):
+    post_digest(store, channel="C0DIGEST", arxiv_ids=["2503.15465", "2503.15436"], posted_at=NOW - timedelta(hours=1))
+    mark(store, "2503.15465", user_id="U0ALICE")
+
+    bob = open_home(server, fake_slack, user_id="U0BOB")
+    assert "*0* read this week · *0* read in total" in as_text(bob)
+    assert buttons(bob, MARK_UNREAD) == []
+    assert buttons(bob, MARK_READ) == ["2503.15465", "2503.15436"]
+
+    alice = open_home(server, fake_slack, user_id="U0ALICE", count=2)
+    assert buttons(alice, MARK_UNREAD) == ["2503.15465"]
+    assert buttons(alice, MARK_READ) == ["2503.15436"]
+
+
+def test_two_hundred_digest_papers_stay_within_the_view_block_limit(server, store, fake_slack):
+    when = datetime(2025, 3, 1, tzinfo=UTC)
+    many = [PaperRecord(arxiv_id=f"2503.{20000 + n}", version=1, title=f"Paper {n} with a <b>tag</b> & more " * 4,
+                        abstract="Abstract.", authors=tuple(f"Author {k}" for k in range(40)),
+                        primary_category="cs.LG", categories=("cs.LG",), published=when, updated=when)
+            for n in range(200)]
+    ingest_records(store.session_factory, many)
+    post_digest(store, channel="C0DIGEST", arxiv_ids=[p.arxiv_id for p in many], posted_at=NOW - timedelta(hours=3))
+    for n in range(10):
+        mark(store, f"2503.{20000 + n}", when=NOW - timedelta(minutes=n))
+
+    view = open_home(server, fake_slack)  # the fake refuses a view over 100 blocks
+    assert len(view["blocks"]) <= 100
+    assert len(buttons(view, MARK_READ)) >= 20
+    assert "not read yet* (190)" in as_text(view)
+    assert "more" in view["blocks"][-1]["elements"][0]["text"]
+    assert "<b>" not in as_text(view) and "&lt;b&gt;" in as_text(view)
+
+
+def test_messages_tab_publishes_nothing(server, fake_slack):
+    body = event_body({"type": "app_home_opened", "user": "U0ALICE", "channel": "D0DM", "tab": "messages"})
+    assert post(f"{server}/slack/events", body, content_type="application/json").status_code == 200
+    assert fake_slack.wait_for("views.publish", timeout=1) == []
+
+
+def test_mark_read_in_the_home_records_the_read_and_refreshes_the_view(server, store, fake_slack):
+    post_digest(store, channel="C0DIGEST", arxiv_ids=["2503.15465", "2503.15436"], posted_at=NOW - timedelta(hours=1))
+    view = open_home(server, fake_slack)
+    assert buttons(view, MARK_READ) == ["2503.15465", "2503.15436"]
+
+    action = {"action_id": MARK_READ, "type": "button", "value": "2503.15436", "block_id": "h1",
+              "text": {"type": "plain_text", "text": "Mark read"}}
+    body = block_actions_body(action, container={"type": "view", "view_id": "V1"},
+                              view={"id": "V1", "type": "home", "blocks": view["blocks"]})
+    assert post(f"{server}/slack/events", body).status_code == 200
+    refreshed = fake_slack.wait_for("views.publish", 2)[-1].args["view"]
+    refreshed = json.loads(refreshed) if isinstance(refreshed, str) else refreshed
+    assert buttons(refreshed, MARK_READ) == ["2503.15465"]
+    assert buttons(refreshed, MARK_UNREAD) == ["2503.15436"]
+    [read] = reading.history(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE", limit=5).reads
+    assert read.source == "home"
+    assert fake_slack.calls_to("response_url", ok=None) == []
