@@ -1,0 +1,220 @@
+"""Ranked full-text search over papers: the one function that hides the SQL dialect.
+
+`search_papers_fts` takes an already-parsed query (words and phrases, never raw user text) and runs it
+on SQLite's FTS5 table `papers_fts` (porter stemming, `bm25()`) or PostgreSQL's generated
+`papers.search_vector` (english stemming, `ts_rank_cd`). Both rank the title above the abstract above
+the authors, and every piece of user text reaches the database as a bound parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from db.models import Paper, Read
+from db.papers import to_record
+from db.records import PaperRecord
+
+Phrase = tuple[str, ...]  # one word, or several that must be adjacent and in order
+
+# bm25 column weights for (title, abstract, author_names): a title hit outweighs several abstract hits.
+SQLITE_BM25_WEIGHTS = (5.0, 1.0, 2.0)
+# ts_rank_cd weights for {D, C, B, A}: authors are C, abstract B, title A (see migration 0001).
+POSTGRES_RANK_WEIGHTS = "{0.1, 0.4, 0.25, 1.0}"
+# ts_rank_cd normalisation 1: divide by 1 + log(document length), so a long abstract does not win by size.
+POSTGRES_RANK_NORMALISATION = 1
+
+
+@dataclass(frozen=True)
+class FtsQuery:
+    """What to look for. `all_of` clauses must each match (a clause matches if any alternative does)."""
+
+    all_of: tuple[tuple[Phrase, ...], ...] = ()
+    none_of: tuple[Phrase, ...] = ()
+    authors: tuple[Phrase, ...] = ()  # each must match the author names, in order
+    categories: tuple[str, ...] = ()  # any of: "cs.CL" exactly, or "cs" for the whole archive
+    since: datetime | None = None
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.all_of or self.authors)
+
+
+@dataclass(frozen=True)
+class FtsHit:
+    paper: PaperRecord
+    score: float  # higher is better; comparable within one result list only
+    read: bool
+
+
+@dataclass(frozen=True)
+class FtsPage:
+    total: int
+    hits: tuple[FtsHit, ...]
+
+
+def search_papers_fts(
+    session: Session,
+    *,
+    query: FtsQuery,
+    limit: int,
+    offset: int = 0,
+    reader: tuple[str, str] | None = None,
+    unread_only: bool = False,
+) -> FtsPage:
+    """Matching papers best first (newest first when the query has no words), with the total count.
+
+    `reader` is (team_id, user_id): each hit says whether that user read it, and `unread_only` drops the
+    papers they did read.
+    """
+    dialect = session.bind.dialect.name
+    build = _postgres_parts if dialect == "postgresql" else _sqlite_parts
+    joined, conditions, score = build(query)
+
+    conditions = list(conditions)
+    conditions.extend(_filter_conditions(query))
+    read_flag: ColumnElement = literal(False)
+    if reader is not None:
+        team_id, user_id = reader
+        has_read = exists().where(Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == Paper.arxiv_id)
+        read_flag = has_read
+        if unread_only:
+            conditions.append(not_(has_read))
+
+    where = and_(true(), *conditions)
+    total = session.scalar(select(func.count()).select_from(joined).where(where)) or 0
+    if total == 0 or limit <= 0:
+        return FtsPage(total=total, hits=())
+    rows = session.execute(
+        select(Paper, score.label("score"), read_flag.label("read"))
+        .select_from(joined)
+        .where(where)
+        .order_by(score.desc(), Paper.published.desc(), Paper.arxiv_id.desc())
+        .limit(limit)
+        .offset(max(offset, 0))
+    ).all()
+    hits = tuple(FtsHit(paper=to_record(paper), score=float(s or 0.0), read=bool(r)) for paper, s, r in rows)
+    return FtsPage(total=total, hits=hits)
+
+
+def _filter_conditions(query: FtsQuery) -> list[ColumnElement]:
+    conditions: list[ColumnElement] = []
+    if query.since is not None:
+        conditions.append(Paper.published >= query.since)
+    if query.categories:
+        padded = literal(" ") + Paper.categories + literal(" ")
+        options = []
+        for category in query.categories:
+            escaped = category.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            options.append(padded.ilike(f"% {escaped} %", escape="\\"))
+            if "." not in category:  # an archive: cs matches cs.CL, cs.LG, ...
+                options.append(padded.ilike(f"% {escaped}.%", escape="\\"))
+        conditions.append(or_(*options))
+    return conditions
+
+
+# -- SQLite: FTS5 ---------------------------------------------------------------------------------
+
+
+def fts5_string(phrase: Phrase) -> str:
+    """One FTS5 string token: double quotes around, inner quotes doubled. Never FTS5 syntax."""
+    return '"' + " ".join(phrase).replace('"', '""') + '"'
+
+
+def fts5_match(query: FtsQuery) -> str | None:
+    """The MATCH expression, built only from quoted strings and our own operators."""
+    parts = []
+    for clause in query.all_of:
+        parts.append("(" + " OR ".join(fts5_string(alt) for alt in clause) + ")")
+    for author in query.authors:
+        parts.append("(author_names : " + fts5_string(author) + ")")
+    if not parts:
+        return None
+    expression = " AND ".join(parts)
+    if query.none_of:
+        expression = f"({expression}) NOT (" + " OR ".join(fts5_string(p) for p in query.none_of) + ")"
+    return expression
+
+
+def _sqlite_parts(query: FtsQuery):
+    match = fts5_match(query)
+    if match is None:
+        conditions = []
+        if query.none_of:
+            excluded = " OR ".join(fts5_string(p) for p in query.none_of)
+            fts_table = table("papers_fts", column("rowid"))
+            matching = (
+                select(fts_table.c.rowid)
+                .where(literal_column("papers_fts").op("MATCH")(bindparam("fts_excluded", excluded)))
+            )
+            conditions.append(Paper.id.not_in(matching.scalar_subquery()))
+        return Paper.__table__, conditions, literal(0.0)
+    fts = literal_column("papers_fts")
+    fts_table = table("papers_fts", column("rowid"))
+    joined = Paper.__table__.join(fts_table, fts_table.c.rowid == Paper.id)
+    condition = fts.op("MATCH")(bindparam("fts_match", match))
+    # bm25 is lower-is-better; negate so every dialect sorts by score descending.
+    score = -func.bm25(fts, *SQLITE_BM25_WEIGHTS)
+    return joined, [condition], score
+
+
+# -- PostgreSQL: tsvector -------------------------------------------------------------------------
+
+
+_PG_CONFIGS = {name: literal_column(f"'{name}'::regconfig") for name in ("english", "simple")}  # constants
+
+
+def _pg_phrase(phrase: Phrase, name: str, config: str = "english") -> ColumnElement:
+    return func.phraseto_tsquery(_PG_CONFIGS[config], bindparam(name, " ".join(phrase), type_=Text))
+
+
+def _pg_any(phrases: Sequence[Phrase], prefix: str) -> ColumnElement:
+    """Alternatives OR-ed; each phrase also in the 'simple' config, because authors are indexed unstemmed."""
+    combined = None
+    for index, phrase in enumerate(phrases):
+        for config in ("english", "simple"):
+            piece = _pg_phrase(phrase, f"{prefix}_{index}_{config}", config)
+            combined = piece if combined is None else func.tsquery_or(combined, piece)
+    return combined
+
+
+def _postgres_parts(query: FtsQuery):
+    vector = literal_column("papers.search_vector")
+    positive = None
+    for index, clause in enumerate(query.all_of):
+        piece = _pg_any(clause, f"q{index}")
+        positive = piece if positive is None else func.tsquery_and(positive, piece)
+    conditions: list[ColumnElement] = []
+    for index, author in enumerate(query.authors):
+        name = bindparam(f"author_{index}", " ".join(author), type_=Text)
+        wanted = func.phraseto_tsquery(_PG_CONFIGS["simple"], name)
+        # The indexed vector narrows the rows; the exact check keeps the match to the author names.
+        conditions.append(vector.op("@@")(wanted))
+        conditions.append(func.to_tsvector(_PG_CONFIGS["simple"], Paper.author_names).op("@@")(wanted))
+    if query.none_of:
+        conditions.append(not_(vector.op("@@")(_pg_any(query.none_of, "not"))))
+    if positive is None:
+        return Paper.__table__, conditions, literal(0.0)
+    conditions.insert(0, vector.op("@@")(positive))
+    weights = literal_column(f"'{POSTGRES_RANK_WEIGHTS}'::float4[]")  # a constant, never user text
+    score = func.ts_rank_cd(weights, vector, positive, POSTGRES_RANK_NORMALISATION)
+    return Paper.__table__, conditions, score
