@@ -123,7 +123,12 @@ def cmd_serve(settings: Settings, args) -> int:
     store = app.build_store(settings)
     services = app.Services(settings=settings, store=store)
     bolt_app = app.build_bolt_app(services)
-    # The digest scheduler joins here (issue 3) unless --no-scheduler.
+    if not args.no_scheduler:
+        from bot.scheduler import describe
+
+        scheduler = app.build_scheduler(settings, store, blocking=False)
+        scheduler.start()
+        log.info("%s (in this process; use --no-scheduler with a separate clock process)", describe(scheduler))
     if args.socket or settings.slack_app_token:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -171,6 +176,50 @@ def cmd_digest(settings: Settings, args) -> int:
     return 1 if report.status == "failed" else 0
 
 
+def cmd_scheduler(settings: Settings, args) -> int:
+    from bot import app
+    from bot.scheduler import describe
+
+    settings.require("SLACK_BOT_TOKEN")
+    store = app.build_store(settings)
+    scheduler = app.build_scheduler(settings, store, blocking=True)
+    log.info("%s; running until stopped", describe(scheduler))
+    scheduler.start()
+    return 0
+
+
+def cmd_search(settings: Settings, args) -> int:
+    """The same search as `/papers`: a readable list, or JSON (best first) with --json."""
+    import json
+
+    from bot import app, search
+
+    store = app.build_store(settings)
+    try:
+        page = search.run_search(store.session_factory, query=" ".join(args.query),
+                                 limit=max(1, min(args.limit, search.MAX_PAGE)))
+    except search.SearchError as err:
+        print(f"papers-bot search: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([
+            {"arxiv_id": hit.paper.arxiv_id, "version": hit.paper.version, "title": hit.paper.title,
+             "authors": list(hit.paper.authors), "published": hit.paper.published.isoformat(),
+             "categories": list(hit.paper.categories), "url": hit.paper.abs_url, "score": round(hit.score, 6)}
+            for hit in page.hits
+        ], ensure_ascii=False, indent=2))
+        return 0
+    if not page.hits:
+        print("no papers match; try fewer or broader words")
+        return 0
+    print(f"{page.total} papers match; the best {len(page.hits)}:")
+    for rank, hit in enumerate(page.hits, 1):
+        paper = hit.paper
+        authors = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
+        print(f"{rank:3}. {paper.title}\n     {authors} · {paper.published:%Y-%m-%d} · {paper.abs_url}")
+    return 0
+
+
 def _not_yet(name: str):
     def run(settings: Settings, args) -> int:
         print(f"papers-bot {name}: not yet available in this version", file=sys.stderr)
@@ -183,7 +232,7 @@ COMMANDS = {
     "fetch": cmd_fetch,
     "db": cmd_db,
     "digest": cmd_digest,
-    "search": _not_yet("search"),
+    "search": cmd_search,
     "serve": cmd_serve,
-    "scheduler": _not_yet("scheduler"),
+    "scheduler": cmd_scheduler,
 }
