@@ -82,6 +82,19 @@ def build_digest_poster(settings: Settings) -> SlackPoster:
     return SlackPoster(build_web_client(settings))
 
 
+def build_scheduler(settings: Settings, store: Store, *, blocking: bool):
+    """The digest scheduler (bot.scheduler): fetch from arXiv, then post through Slack, on DIGEST_* times."""
+    from bot import scheduler
+
+    job = scheduler.DigestJob(
+        settings=settings,
+        factory=store.session_factory,
+        poster=build_digest_poster(settings),
+        source_factory=lambda: build_arxiv_source(settings),
+    )
+    return scheduler.build_scheduler(job, blocking=blocking)
+
+
 def build_bolt_app(services: Services):
     """The real Bolt app with signature verification and every listener registered."""
     from slack_bolt import App

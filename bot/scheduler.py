@@ -1,0 +1,130 @@
+"""The digest schedule: an APScheduler 3 cron job (fetch, then post to every channel) plus catch-up.
+
+- The trigger takes weekday *names* from DIGEST_DAYS: APScheduler counts `day_of_week` numbers from
+  Monday (cron's 0 is Sunday), and names make that off-by-one impossible.
+- Catch-up: a process that starts after today's digest time on a digest day, while today's digest is
+  not done in the ledger, runs the job within a minute. Restarts never post twice because the ledger,
+  not the scheduler, decides what is posted (and several schedulers may fire; see DESIGN.md).
+- A run another process still holds (its lease is live) is retried right after that lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import digest
+from bot.arxiv_source import ArxivUnavailable
+from bot.config import Settings
+from db import ledger
+from db.session import session_scope
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "daily-digest"
+# A clock process paused (deploy, sleeping laptop) still runs a missed digest within this long; later
+# than that the catch-up on the next start takes over.
+MISFIRE_GRACE_SECONDS = 3600
+CATCH_UP_DELAY = timedelta(seconds=5)
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def digest_trigger(settings: Settings) -> CronTrigger:
+    return CronTrigger(
+        day_of_week=settings.digest_days,
+        hour=settings.digest_time.hour,
+        minute=settings.digest_time.minute,
+        timezone=ZoneInfo(settings.digest_timezone),
+    )
+
+
+def is_digest_day(settings: Settings, day: date) -> bool:
+    return _WEEKDAYS[day.weekday()] in settings.digest_days.split(",")
+
+
+@dataclass
+class DigestJob:
+    """Fetch the window, then post today's digest to every channel; safe to run any number of times."""
+
+    settings: Settings
+    factory: sessionmaker[Session]
+    poster: digest.MessagePoster
+    source_factory: Callable[[], object] | None  # builds an ArxivSource; None skips fetching (tests, offline)
+    pace_seconds: float = digest.PACE_SECONDS
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    scheduler: BaseScheduler | None = None
+
+    def channels(self) -> list[str]:
+        with session_scope(self.factory) as session:
+            return digest.digest_channels(session, self.settings)
+
+    def __call__(self, channels: list[str] | None = None) -> list[digest.PostReport]:
+        channels = channels or self.channels()
+        if not channels:
+            log.warning("no digest channel: set DIGEST_CHANNEL (or store a channel topic) to post digests")
+            return []
+        digest_date = digest.today_in(self.settings, self.clock())
+        if self.source_factory is not None:
+            try:
+                digest.refresh_papers(self.factory, self.source_factory(), self.settings, channels=channels,
+                                      digest_date=digest_date)
+            except ArxivUnavailable as err:
+                log.warning("digest %s: %s; posting from the papers already stored", digest_date, err)
+        reports = []
+        for channel in channels:
+            try:
+                report = digest.post_digest(self.factory, self.poster, self.settings, channel=channel,
+                                            digest_date=digest_date, clock=self.clock, pace_seconds=self.pace_seconds)
+            except Exception:  # noqa: BLE001 - one channel's crash must not starve the others; the ledger resumes it
+                log.exception("digest %s to %s stopped; the next run resumes it", digest_date, channel)
+                continue
+            reports.append(report)
+            if report.status == "busy" and report.retry_at and self.scheduler is not None:
+                self.scheduler.add_job(self, "date", run_date=report.retry_at + CATCH_UP_DELAY, args=[[channel]],
+                                       id=f"digest-retry-{channel}", replace_existing=True,
+                                       misfire_grace_time=MISFIRE_GRACE_SECONDS)
+        return reports
+
+
+def catch_up_due(settings: Settings, factory: sessionmaker[Session], channels: list[str], now: datetime) -> bool:
+    """Past today's digest time on a digest day, and some channel's digest for today is not done."""
+    local = now.astimezone(ZoneInfo(settings.digest_timezone))
+    if not channels or not is_digest_day(settings, local.date()) or local.time() < settings.digest_time:
+        return False
+    with session_scope(factory) as session:
+        for channel in channels:
+            run = ledger.get_run(session, channel=channel, digest_date=local.date())
+            if run is None or run.status != ledger.DONE:
+                return True
+    return False
+
+
+def build_scheduler(job: DigestJob, *, blocking: bool) -> BaseScheduler:
+    """The scheduler with the cron job and, when due, a catch-up run within a minute of start."""
+    settings = job.settings
+    scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
+        timezone=ZoneInfo(settings.digest_timezone),
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS},
+    )
+    job.scheduler = scheduler
+    scheduler.add_job(job, digest_trigger(settings), id=JOB_ID, replace_existing=True)
+    now = job.clock()
+    if catch_up_due(settings, job.factory, job.channels(), now):
+        log.info("today's digest is past due and not done: catching up now")
+        scheduler.add_job(job, "date", run_date=now + CATCH_UP_DELAY, id="digest-catch-up", replace_existing=True)
+    return scheduler
+
+
+def describe(scheduler: BaseScheduler) -> str:
+    job = scheduler.get_job(JOB_ID)
+    trigger = job.trigger if job else None
+    return f"digest schedule: {trigger}" if trigger else "digest schedule: none"
