@@ -117,6 +117,12 @@ def topic_for_channel(session: Session, settings: Settings, channel: str | None)
     return default_topic(settings), "environment"
 
 
+def channel_topic(factory: sessionmaker[Session], settings: Settings, channel: str | None) -> tuple[Topic, str]:
+    """For `/papers topic`: the channel's topic and where it comes from (`channel` or `environment`)."""
+    with session_scope(factory) as session:
+        return topic_for_channel(session, settings, channel)
+
+
 def digest_channels(session: Session, settings: Settings) -> list[str]:
     """DIGEST_CHANNEL, then every channel with a stored topic."""
     channels = [settings.digest_channel] if settings.digest_channel else []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.render_blocks.common import authors_mrkdwn, highlight_mrkdwn, paper_buttons, title_link
 from bot.render_blocks.mrkdwn import (
+    ELLIPSIS,
     MAX_FALLBACK_TEXT,
     MAX_HEADER_TEXT,
     MAX_SECTION_TEXT,
@@ -20,7 +21,7 @@ from bot.render_blocks.mrkdwn import (
     link,
     truncate,
 )
-from bot.topics import find_spans
+from bot.topics import Topic, find_spans
 
 if TYPE_CHECKING:
     from bot.digest import Digest, DigestEntry
@@ -113,3 +114,25 @@ def digest_reply_message(entries: Sequence[DigestEntry], keywords: Sequence[str]
 def empty_digest_message(digest_date: date) -> dict:
     text = f"arXiv digest · {digest_date.isoformat()}: no new papers on this channel's topic today."
     return {"text": text, "blocks": [_section(text)]}
+
+
+def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_channel: bool, schedule: str) -> dict:
+    """The `/papers topic` answer: keywords, exclusions, categories, and when the digest is posted."""
+
+    def listing(items: Sequence[str]) -> str:
+        return ", ".join(f"`{escape(truncate(item, 100))}`" for item in items) or "_none_"
+
+    origin = "set for this channel" if source == "channel" else "the default topic (DIGEST_KEYWORDS)"
+    posted = (f"Digests are posted here {escape(schedule)}." if is_digest_channel or source == "channel"
+              else "No digest is posted to this channel; DIGEST_CHANNEL or a channel topic decides where.")
+    lines = [
+        f"*Digest topic* ({origin})",
+        f"*Keywords:* {listing(topic.keywords)}",
+        f"*Excluded:* {listing(topic.exclude)}",
+        f"*Categories:* {listing(topic.categories) if topic.categories else '_any_'}",
+        posted,
+    ]
+    text = "\n".join(lines)
+    if len(text) > _SECTION_BUDGET:
+        text = text[:_SECTION_BUDGET] + ELLIPSIS
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}

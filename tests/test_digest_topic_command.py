@@ -1,0 +1,40 @@
+"""`/papers topic` shows the channel's digest topic, escaped, and says where it comes from."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from bot.app import Services
+from db import topics as topic_store
+from db.session import session_scope
+from handlers.topic import topic_command
+
+
+def reply(store, settings, channel: str) -> dict:
+    return topic_command(Services(settings=settings, store=store), {"channel_id": channel}, "")
+
+
+def test_the_digest_channel_shows_the_default_topic_and_schedule(store, settings):
+    answer = reply(store, settings, "C0DIGEST")
+    assert answer["response_type"] == "ephemeral"
+    assert "`KV cache`" in answer["text"] and "default topic" in answer["text"]
+    assert "09:00 UTC" in answer["text"] and "mon, tue" in answer["text"]
+
+
+def test_a_channel_with_its_own_topic_shows_it_escaped(store, settings):
+    with session_scope(store.session_factory) as session:
+        topic_store.set_channel_topic(session, channel="C0OTHER", keywords=["<!channel> sparse", "pruning"],
+                                      exclude=["survey & review"], categories=["cs.LG"],
+                                      updated_at=datetime.now(UTC))
+    answer = reply(store, settings, "C0OTHER")
+    sent = json.dumps(answer)
+    assert "<!channel>" not in sent and "&lt;!channel&gt; sparse" in answer["text"]
+    assert "survey &amp; review" in answer["text"] and "`cs.LG`" in answer["text"]
+    assert "set for this channel" in answer["text"]
+    assert len(answer["blocks"]) == 1 and len(answer["blocks"][0]["text"]["text"]) <= 3000
+
+
+def test_a_channel_without_digest_says_so(store, settings):
+    answer = reply(store, settings, "C0RANDOM")
+    assert "No digest is posted to this channel" in answer["text"]
