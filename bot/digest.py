@@ -38,8 +38,9 @@ from db.session import session_scope
 log = logging.getLogger(__name__)
 
 PAPERS_PER_REPLY = 5  # 5 papers x 5 blocks stays far below Slack's 50 blocks a message.
-# Short, and renewed after every post: a crashed owner's run is taken over within minutes.
-LEASE = timedelta(minutes=2)
+# Renewed after every post, so it only has to outlast one post with its 429 retries (slack_sdk waits
+# Retry-After up to 5 times); short enough that a crashed owner's run is resumed within minutes.
+LEASE = timedelta(minutes=5)
 PACE_SECONDS = 1.0  # chat.postMessage allows about one message per second per channel.
 # Errors that no retry fixes until an admin acts: the run stops and says so.
 CHANNEL_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "invalid_auth", "not_authed",
@@ -75,6 +76,10 @@ class PostFailed(Exception):
     def __init__(self, code: str):
         super().__init__(code)
         self.code = code
+
+
+class LeaseLost(Exception):
+    """Another process took over the run (our lease expired); this one must stop posting."""
 
 
 class MessagePoster(Protocol):
@@ -281,6 +286,10 @@ def post_digest(
             keep_lease()
             sleep(pace_seconds)
         return finish(ledger.DONE)
+    except LeaseLost as lost:
+        log.warning("%s; stopping here, the other process posts the rest", lost)
+        report.status = "busy"
+        return report
     except PostFailed as failed:
         if failed.code in ("not_in_channel", "channel_not_found"):
             log.error("digest %s: the bot cannot post to channel %s (%s). Invite it there with "
@@ -290,7 +299,3 @@ def post_digest(
             log.error("digest %s to %s: Slack refused the message: %s", digest_date, channel, failed.code)
         report.errors.append(failed.code)
         return finish(ledger.FAILED)
-
-
-class LeaseLost(Exception):
-    """Another process took over the run (our lease expired); this one must stop posting."""

@@ -16,7 +16,7 @@ from bot.app import build_arxiv_source, build_digest_poster
 from bot.cli import main
 from db import ledger
 from db import topics as topic_store
-from db.models import DigestItem
+from db.models import DigestItem, DigestRun
 from db.records import PaperRecord
 from db.session import session_scope
 from tests.conftest import SEED_FEED
@@ -261,3 +261,26 @@ def test_the_ledger_records_every_posted_paper_with_its_message_ts(seeded, slack
     assert len(items) == SEED_ON_TOPIC and all(i.message_ts for i in items)
     reply_ts = {i.message_ts for i in items}
     assert len(reply_ts) == -(-SEED_ON_TOPIC // digest.PAPERS_PER_REPLY)
+
+
+class TakenOverPoster:
+    """Stalls (like a long 429 wait) after the parent until another process takes the run over."""
+
+    def __init__(self, inner, store):
+        self.inner, self.store, self.count = inner, store, 0
+
+    def post(self, **kwargs):
+        self.count += 1
+        ts = self.inner.post(**kwargs)
+        if self.count == 2:
+            with session_scope(self.store.session_factory) as session:
+                session.execute(DigestRun.__table__.update().values(lease_owner="the-other-process"))
+        return ts
+
+
+def test_a_process_whose_lease_was_taken_over_stops_posting(seeded, slack_settings, fake_slack):
+    poster = TakenOverPoster(build_digest_poster(slack_settings), seeded)
+    report = digest.post_digest(seeded.session_factory, poster, slack_settings, channel="C0DIGEST", digest_date=DAY,
+                                pace_seconds=0)
+    assert report.status == "busy"
+    assert len(posts(fake_slack)) == 2
