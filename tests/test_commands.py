@@ -1,0 +1,82 @@
+"""The `/papers` router's rules and the search reply's Block Kit limits (pure; no server)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.render_blocks import search as views
+from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE
+from bot.search import SearchHit, SearchPage, parse_query
+from db.records import PaperRecord
+from handlers.commands import route
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ("help", "")),
+        ("  help ", ("help", "")),
+        ("HELP", ("help", "")),
+        ("topic", ("topic", "")),
+        ("read 2503.14881", ("read", "2503.14881")),
+        ("unread https://arxiv.org/abs/2503.14881v2", ("unread", "https://arxiv.org/abs/2503.14881v2")),
+        ("unread", ("unread", "")),
+        ("unread kv cache", ("search", "unread kv cache")),  # `unread` as the search filter
+        ("history 20", ("history", "20")),
+        ("search topic models", ("search", "topic models")),
+        ("kv cache", ("search", "kv cache")),
+        ("head pruning", ("search", "head pruning")),  # one typo from `read`, but followed by words
+        ("histroy", ("unknown", "histroy")),
+        ("topics", ("unknown", "topics")),
+        ("raed 2503.14881", ("unknown", "raed")),
+        ("--help", ("help", "")),
+        ("--config x", ("unknown", "--config")),
+        ("/papers kv", ("unknown", "/papers")),
+    ],
+)
+def test_router_rules(text, expected):
+    assert route(text) == expected
+
+
+def _paper(n: int, **over) -> PaperRecord:
+    values = dict(
+        arxiv_id=f"2503.{10000 + n}", version=1, title=f"Paper {n} on KV cache", abstract="A sentence. " * 200,
+        authors=tuple(f"Author {i}" for i in range(120)), primary_category="cs.LG", categories=("cs.LG",),
+        published=datetime(2025, 3, 1, tzinfo=UTC), updated=datetime(2025, 3, 1, tzinfo=UTC),
+    )
+    values.update(over)
+    return PaperRecord(**values)
+
+
+def test_results_page_stays_within_slack_limits_with_huge_papers():
+    query = parse_query('"' + "kv cache " * 50 + '"')
+    hits = tuple(SearchHit(paper=_paper(n, title="<!channel> " + "T" * 2000, abstract="x<y & " * 2000),
+                           score=1.0, read=n % 2 == 0) for n in range(5))
+    message = views.results_message(SearchPage(query=query, total=40, offset=0, hits=hits))
+    assert len(message["blocks"]) <= 50
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+            assert "<!channel>" not in block["text"]["text"]
+        for element in block.get("elements", []):
+            assert len(element.get("value", "")) <= MAX_BUTTON_VALUE
+
+
+def test_more_value_round_trips_a_long_query():
+    query = 'author:"Song Han" ' + "ü\"\\ " * 120
+    value = views.more_value(query, 35)
+    assert len(value) <= MAX_BUTTON_VALUE
+    assert views.parse_more_value(value) == (query, 35)
+    assert views.parse_more_value("not json") is None
+    assert views.parse_more_value(json.dumps({"q": "x", "o": -1})) is None
+
+
+def test_abstract_is_cut_at_a_sentence_near_600_characters():
+    abstract = " ".join(f"Sentence number {n} says something about sparse attention." for n in range(40))
+    snippet = views.abstract_snippet(abstract)
+    assert 450 <= len(snippet) <= 760
+    assert snippet.endswith(". …")
+    assert views.abstract_snippet("Short abstract.") == "Short abstract."
