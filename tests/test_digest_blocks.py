@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime
 
 from hypothesis import given, settings
@@ -63,11 +64,26 @@ def test_the_parent_of_any_digest_fits_slack(batch):
     message = digest_parent_message(Digest("C1", date(2025, 3, 21), Topic(KEYWORDS), entries), papers_per_reply=5)
     check_limits(message)
     assert f"{len(batch)} new paper" in message["text"]
-    if len(batch) > 40:
-        assert "more" in json.dumps(message["blocks"])
+    lines = [line for b in message["blocks"][2:] if b["type"] == "section" for line in b["text"]["text"].split("\n")]
+    listed = sum(1 for line in lines if re.match(r"\d+\. <https://arxiv\.org/abs/", line))
+    more = [int(m[1]) for line in lines if (m := re.fullmatch(r"…and (\d+) more", line))]
+    assert listed + sum(more) == len(batch) and len(more) <= 1
 
 
 def test_the_empty_note_is_one_line():
     message = empty_digest_message(date(2025, 3, 22))
     check_limits(message)
     assert "\n" not in message["text"] and "2025-03-22" in message["text"]
+
+
+def test_a_huge_digest_lists_what_fits_and_says_how_many_more():
+    when = datetime(2025, 3, 20, tzinfo=UTC)
+    batch = [PaperRecord(arxiv_id=f"2503.{i:05d}", version=1, title="Sparse & <long> title " * 10, abstract="a",
+                         authors=("A",), primary_category="cs.LG", categories=("cs.LG",), published=when,
+                         updated=when) for i in range(500)]
+    entries = tuple(DigestEntry(p, ("sparse",)) for p in batch)
+    message = digest_parent_message(Digest("C1", date(2025, 3, 21), Topic(KEYWORDS), entries), papers_per_reply=5)
+    check_limits(message)
+    last = [b for b in message["blocks"] if b["type"] == "section"][-1]["text"]["text"]
+    shown = int(re.findall(r"^(\d+)\. ", last, re.M)[-1])
+    assert last.endswith(f"…and {500 - shown} more") and 100 < shown < 500

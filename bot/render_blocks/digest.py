@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 _SECTION_BUDGET = MAX_SECTION_TEXT - 100
 _LIST_TITLE_CHARS = 90
 _FALLBACK_TITLE_CHARS = 200
+_MAX_TITLE_SECTIONS = 10  # up to ~300 titles; the parent stays far below 50 blocks
 
 
 def _section(text: str) -> dict:
@@ -48,21 +49,29 @@ def keyword_counts_mrkdwn(counts: Sequence[tuple[str, int]]) -> str:
     return " · ".join(f"{escape(keyword)} {count}" for keyword, count in counts)
 
 
-def title_list(entries: Sequence[DigestEntry], *, budget: int = _SECTION_BUDGET) -> str:
-    """Numbered linked titles, cut with "…and N more" to fit one section."""
-    lines: list[str] = []
+def title_list_sections(entries: Sequence[DigestEntry], *, max_sections: int = _MAX_TITLE_SECTIONS,
+                        budget: int = _SECTION_BUDGET) -> list[str]:
+    """Numbered linked titles split into sections that each fit; past `max_sections`, "…and N more"."""
+    sections: list[list[str]] = [[]]
     size = 0
     for index, entry in enumerate(entries):
         paper = entry.paper
         line = f"{index + 1}. " + link(paper.abs_url.replace("http://", "https://"),
                                        truncate(paper.title, _LIST_TITLE_CHARS))
-        more = f"…and {len(entries) - index} more"
-        if size + len(line) + 1 > budget - len(more) - 1 and index < len(entries) - 1:
-            lines.append(more)
-            break
-        lines.append(line)
+        if size + len(line) + 1 > budget:
+            if len(sections) == max_sections:
+                remaining = len(entries) - index
+                # Make room for the "…and N more" line by giving back lines from the end.
+                while sections[-1] and size + len(f"…and {remaining} more") > budget:
+                    size -= len(sections[-1].pop()) + 1
+                    remaining += 1
+                sections[-1].append(f"…and {remaining} more")
+                break
+            sections.append([])
+            size = 0
+        sections[-1].append(line)
         size += len(line) + 1
-    return "\n".join(lines)
+    return ["\n".join(lines) for lines in sections if lines]
 
 
 def digest_parent_message(digest: Digest, *, papers_per_reply: int) -> dict:
@@ -74,7 +83,7 @@ def digest_parent_message(digest: Digest, *, papers_per_reply: int) -> dict:
         {"type": "header", "text": {"type": "plain_text", "text": truncate(f"arXiv digest · {day}", MAX_HEADER_TEXT),
                                     "emoji": True}},
         _section(f"*{_plural(count, 'new paper')}* on this channel's topic\n*Matched:* {counts or '—'}"),
-        _section(title_list(digest.entries)),
+        *(_section(text) for text in title_list_sections(digest.entries)),
         _context(f"The papers follow in this thread, {papers_per_reply} to a reply."),
     ]
     fallback = f"arXiv digest {day}: {_plural(count, 'new paper')}" + (f" ({counts})" if counts else "")
