@@ -144,3 +144,20 @@ def test_mark_read_in_the_home_records_the_read_and_refreshes_the_view(server, s
     [read] = reading.history(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE", limit=5).reads
     assert read.source == "home"
     assert fake_slack.calls_to("response_url", ok=None) == []
+
+
+def test_unread_in_the_home_removes_the_read_and_refreshes_the_view(server, store, fake_slack):
+    post_digest(store, channel="C0DIGEST", arxiv_ids=["2503.15465"], posted_at=NOW - timedelta(hours=1))
+    mark(store, "2503.15465")
+    view = open_home(server, fake_slack)
+    assert buttons(view, MARK_UNREAD) == ["2503.15465"] and buttons(view, MARK_READ) == []
+
+    action = {"action_id": MARK_UNREAD, "type": "button", "value": "2503.15465", "block_id": "h2",
+              "text": {"type": "plain_text", "text": "Unread"}}
+    body = block_actions_body(action, container={"type": "view", "view_id": "V1"},
+                              view={"id": "V1", "type": "home", "blocks": view["blocks"]})
+    assert post(f"{server}/slack/events", body).status_code == 200
+    refreshed = fake_slack.wait_for("views.publish", 2)[-1].args["view"]
+    refreshed = json.loads(refreshed) if isinstance(refreshed, str) else refreshed
+    assert buttons(refreshed, MARK_UNREAD) == [] and buttons(refreshed, MARK_READ) == ["2503.15465"]
+    assert "*0* read this week · *0* read in total" in as_text(refreshed)
