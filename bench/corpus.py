@@ -12,6 +12,7 @@ draw; without it (a plain `.[dev]` install, as in CI's smoke run) the stdlib `ra
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 import sys
@@ -37,9 +38,26 @@ except ImportError:  # pragma: no cover - depends on the install
 SEED_FEED = ROOT / "tests" / "fixtures" / "seed_feed.atom.xml"
 VOCABULARY_SIZE = 60_000
 ZIPF_EXPONENT = 1.0
-# The most frequent seed words keep their rank (function words and "model", "data", ...); the rest
-# of the seed words are shuffled among the pseudo-words so each real term gets its own plausible rate.
-KEEP_SEED_HEAD = 300
+# The head of the vocabulary: function words and the generic words of any abstract, in the seed's
+# order of frequency. Every other real word (the topical ones: "quantization", "llm", "sparse") is
+# placed at a random rank in TOPICAL_RANK_RANGE, so with Zipf it occurs in roughly 0.1%-5% of
+# papers, as a topic word does on arXiv, instead of the 40% it has in a seed set chosen for the topic.
+_GENERIC_TEXT = """
+a about above across after against all also although among an and any are as at be been before being between
+both but by can could do does each either et etc for from further given has have here how however i if in into
+is it its itself many may more most much must new no not of on one only or other our over per rather same
+several should show shows shown since so some such than that the their them then there these they this those
+though three through thus to two under up upon us use used uses using very via was we well were what when
+where whether which while who whose why will with within without would yet approach approaches based data
+different demonstrate effective experiments first framework high important improve improved improves including
+large learning method methods model models novel paper performance present problem problems propose proposed
+provide results set significant significantly state study system systems task tasks time training work
+existing key address achieve achieves analysis applications challenges compared critical despite enable
+furthermore level low make multiple often potential process real recent require second specific structure
+support various way
+"""
+GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
+TOPICAL_RANK_RANGE = (200, 30_000)
 ABSTRACT_WORDS = (120, 250)
 TITLE_WORDS = (5, 14)
 AUTHORS_PER_PAPER = (1, 8)
@@ -98,10 +116,15 @@ def build_vocabulary(seed: int = 0) -> list[str]:
         word for paper in seed_papers() for word in _WORD_RE.findall(f"{paper.title} {paper.abstract}".lower())
     )
     ranked = [word for word, _ in counts.most_common()]
-    head, tail = ranked[:KEEP_SEED_HEAD], ranked[KEEP_SEED_HEAD:]
+    head = [w for w in ranked if w in GENERIC_WORDS] + sorted(GENERIC_WORDS.difference(ranked))
+    topical = [w for w in ranked if w not in GENERIC_WORDS]
     rng = random.Random(seed)
-    rest = tail + _pseudo_words(rng, VOCABULARY_SIZE - len(ranked), set(ranked))
+    rest = _pseudo_words(rng, VOCABULARY_SIZE - len(head) - len(topical), set(ranked) | GENERIC_WORDS)
     rng.shuffle(rest)
+    # Log-uniform ranks: as many topical words between ranks 200 and 2,000 as between 2,000 and 20,000.
+    for word in topical:
+        rank = int(math.exp(rng.uniform(math.log(TOPICAL_RANK_RANGE[0]), math.log(TOPICAL_RANK_RANGE[1]))))
+        rest.insert(max(0, rank - len(head)), word)
     return head + rest
 
 
