@@ -1,0 +1,33 @@
+"""manifest.yml creates the app the code serves: the command, the events, interactivity, one URL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+HANDLER_SOURCES = "\n".join(p.read_text() for p in (ROOT / "handlers").glob("*.py"))
+
+
+def test_every_registered_command_and_event_is_in_the_manifest():
+    commands = set(re.findall(r"app\.command\(\"([^\"]+)\"\)", HANDLER_SOURCES))
+    events = set(re.findall(r"app\.event\(\"([^\"]+)\"\)", HANDLER_SOURCES))
+    assert commands == {c["command"] for c in MANIFEST["features"]["slash_commands"]} == {"/papers"}
+    assert events and events <= set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
+
+
+def test_every_request_goes_to_the_one_bolt_endpoint():
+    urls = [c["url"] for c in MANIFEST["features"]["slash_commands"]]
+    urls += [MANIFEST["settings"]["event_subscriptions"]["request_url"],
+             MANIFEST["settings"]["interactivity"]["request_url"]]
+    assert all(url.startswith("https://") and url.endswith("/slack/events") for url in urls)
+
+
+def test_buttons_and_home_tab_are_enabled_and_http_mode_is_the_default():
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert MANIFEST["settings"]["socket_mode_enabled"] is False
+    assert {"commands", "chat:write"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])
