@@ -87,18 +87,17 @@ def search_papers_fts(
     papers they did read.
     """
     dialect = session.bind.dialect.name
+    match = fts5_match(query) if dialect == "sqlite" else None
+    if match is not None and not (query.since or query.categories or unread_only):
+        return _sqlite_words_only(session, match=match, limit=limit, offset=offset, reader=reader)
     build = _postgres_parts if dialect == "postgresql" else _sqlite_parts
     joined, conditions, score = build(query)
 
     conditions = list(conditions)
     conditions.extend(_filter_conditions(query))
-    read_flag: ColumnElement = literal(False)
-    if reader is not None:
-        team_id, user_id = reader
-        has_read = exists().where(Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == Paper.arxiv_id)
-        read_flag = has_read
-        if unread_only:
-            conditions.append(not_(has_read))
+    read_flag = _read_flag(reader)
+    if reader is not None and unread_only:
+        conditions.append(not_(read_flag))
 
     where = and_(true(), *conditions)
     total = session.scalar(select(func.count()).select_from(joined).where(where)) or 0
@@ -113,6 +112,45 @@ def search_papers_fts(
         .offset(max(offset, 0))
     ).all()
     hits = tuple(FtsHit(paper=to_record(paper), score=float(s or 0.0), read=bool(r)) for paper, s, r in rows)
+    return FtsPage(total=total, hits=hits)
+
+
+def _read_flag(reader: tuple[str, str] | None) -> ColumnElement:
+    if reader is None:
+        return literal(False)
+    team_id, user_id = reader
+    return exists().where(Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == Paper.arxiv_id)
+
+
+def _sqlite_words_only(session: Session, *, match: str, limit: int, offset: int,
+                       reader: tuple[str, str] | None) -> FtsPage:
+    """Words without column filters: count and rank inside the FTS5 table, then load only the page.
+
+    Joining `papers` to every match first costs a row lookup per match; for a common word at 20,000
+    papers that is 40 ms against 1 ms (count) and 18 ms (rank) inside the index.
+    """
+    fts_table = table("papers_fts", column("rowid"))
+    fts = literal_column("papers_fts")
+    matches = fts.op("MATCH")(bindparam("fts_match", match))
+    total = session.scalar(select(func.count()).select_from(fts_table).where(matches)) or 0
+    if total == 0 or limit <= 0:
+        return FtsPage(total=total, hits=())
+    # bm25 is lower-is-better; ties go to the newer row.
+    rank = func.bm25(fts, *SQLITE_BM25_WEIGHTS)
+    best = (
+        select(fts_table.c.rowid.label("paper_id"), rank.label("rank"))
+        .where(matches)
+        .order_by(rank, fts_table.c.rowid.desc())
+        .limit(limit)
+        .offset(max(offset, 0))
+        .subquery()
+    )
+    rows = session.execute(
+        select(Paper, best.c.rank, _read_flag(reader))
+        .join(best, best.c.paper_id == Paper.id)
+        .order_by(best.c.rank, Paper.id.desc())
+    ).all()
+    hits = tuple(FtsHit(paper=to_record(paper), score=-float(r or 0.0), read=bool(read)) for paper, r, read in rows)
     return FtsPage(total=total, hits=hits)
 
 
