@@ -299,3 +299,40 @@ def post_digest(
             log.error("digest %s to %s: Slack refused the message: %s", digest_date, channel, failed.code)
         report.errors.append(failed.code)
         return finish(ledger.FAILED)
+
+
+def post_arxiv_unavailable_notice(
+    factory: sessionmaker[Session],
+    poster: MessagePoster,
+    *,
+    channel: str,
+    digest_date: date,
+    owner: str | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> bool:
+    """Say once per (channel, date) that arXiv is down and the digest will follow; True if posted now.
+
+    Nothing is posted once the digest itself has started (its papers planned) or is done.
+    """
+    owner = owner or process_owner()
+    with session_scope(factory) as session:
+        run = ledger.claim_run(session, channel=channel, digest_date=digest_date, owner=owner, now=clock(),
+                               lease=LEASE)
+    if run is None:
+        return False
+    try:
+        if run.note is not None:
+            return False
+        try:
+            poster.post(channel=channel, **blocks.arxiv_unavailable_message(digest_date))
+        except PostFailed as failed:
+            log.error("digest %s: could not tell %s that arXiv is unavailable: %s", digest_date, channel,
+                      failed.code)
+            return False
+        with session_scope(factory) as session:
+            ledger.mark_notice_posted(session, run_id=run.id)
+        log.info("digest %s: told %s that arXiv is unavailable and the digest will follow", digest_date, channel)
+        return True
+    finally:
+        with session_scope(factory) as session:
+            ledger.release_lease(session, run_id=run.id, owner=owner)

@@ -6,13 +6,15 @@
   not done in the ledger, runs the job within a minute. Restarts never post twice because the ledger,
   not the scheduler, decides what is posted (and several schedulers may fire; see DESIGN.md).
 - A run another process still holds (its lease is live) is retried right after that lease expires.
+- arXiv down after its last retry: each channel is told once that the digest will follow, and the job
+  tries again every ARXIV_RETRY_DELAY; the ledger makes the notice and the digest happen once each.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -35,6 +37,10 @@ JOB_ID = "daily-digest"
 # than that the catch-up on the next start takes over.
 MISFIRE_GRACE_SECONDS = 3600
 CATCH_UP_DELAY = timedelta(seconds=5)
+# When arXiv is down at digest time: the channel hears so once, then the job retries this often, and
+# after this many retries posts from the papers already stored rather than stay silent all day.
+ARXIV_RETRY_DELAY = timedelta(minutes=30)
+ARXIV_RETRIES = 4
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -62,6 +68,7 @@ class DigestJob:
     pace_seconds: float = digest.PACE_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     scheduler: BaseScheduler | None = None
+    arxiv_failures: dict[date, int] = field(default_factory=dict)
 
     def channels(self) -> list[str]:
         with session_scope(self.factory) as session:
@@ -78,6 +85,8 @@ class DigestJob:
                 digest.refresh_papers(self.factory, self.source_factory(), self.settings, channels=channels,
                                       digest_date=digest_date)
             except ArxivUnavailable as err:
+                if self._wait_for_arxiv(digest_date, channels, err):
+                    return []
                 log.warning("digest %s: %s; posting from the papers already stored", digest_date, err)
         reports = []
         for channel in channels:
@@ -93,6 +102,24 @@ class DigestJob:
                                        id=f"digest-retry-{channel}", replace_existing=True,
                                        misfire_grace_time=MISFIRE_GRACE_SECONDS)
         return reports
+
+
+    def _wait_for_arxiv(self, digest_date: date, channels: list[str], err: Exception) -> bool:
+        """After arXiv's last retry failed: say so once per channel and try again later (True), or, when
+        the retries for today are used up or nothing can schedule them, post from what is stored (False)."""
+        failures = self.arxiv_failures.get(digest_date, 0) + 1
+        self.arxiv_failures[digest_date] = failures
+        if self.scheduler is None or failures > ARXIV_RETRIES:
+            return False
+        for channel in channels:
+            digest.post_arxiv_unavailable_notice(self.factory, self.poster, channel=channel, digest_date=digest_date,
+                                                 clock=self.clock)
+        retry_at = self.clock() + ARXIV_RETRY_DELAY
+        log.warning("digest %s: %s; trying again at %s (attempt %d of %d)", digest_date, err,
+                    retry_at.isoformat(timespec="minutes"), failures, ARXIV_RETRIES + 1)
+        self.scheduler.add_job(self, "date", run_date=retry_at, args=[channels], id="digest-arxiv-retry",
+                               replace_existing=True, misfire_grace_time=MISFIRE_GRACE_SECONDS)
+        return True
 
 
 def catch_up_due(settings: Settings, factory: sessionmaker[Session], channels: list[str], now: datetime) -> bool:

@@ -23,8 +23,10 @@ from sqlalchemy.orm import Session
 from db.models import DigestItem, DigestRun
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
-# `note` value saying the run's papers were chosen; chosen once so a resumed run posts the same digest.
+# `note` values: the run's papers were chosen (once, so a resumed run posts the same digest); or, before
+# that, the "arXiv is unavailable" notice was posted for this run (once).
 PLANNED = "planned"
+ARXIV_NOTICE = "arxiv-unavailable-notice"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class RunRecord:
 
     @property
     def planned(self) -> bool:
-        return self.note is not None
+        return self.note == PLANNED
 
 
 @dataclass(frozen=True)
@@ -187,3 +189,14 @@ def finish_run(session: Session, *, run_id: int, owner: str, status: str, now: d
 
 def runs_for_date(session: Session, *, digest_date: date) -> list[RunRecord]:
     return [_run(r) for r in session.scalars(select(DigestRun).where(DigestRun.digest_date == digest_date))]
+
+
+def mark_notice_posted(session: Session, *, run_id: int) -> None:
+    session.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.note.is_(None))
+                    .values(note=ARXIV_NOTICE).execution_options(synchronize_session=False))
+
+
+def release_lease(session: Session, *, run_id: int, owner: str) -> None:
+    """Give the run back without finishing it, so the next run (any process) can take it at once."""
+    session.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.lease_owner == owner)
+                    .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))

@@ -125,3 +125,42 @@ def test_a_run_held_by_another_process_is_retried_when_its_lease_expires(job, fa
     retry = scheduler.get_job("digest-retry-C0DIGEST")
     assert retry is not None
     assert parent_messages(fake_slack) == []
+
+
+def arxiv_job(job, fake_arxiv):
+    from bot.app import build_arxiv_source
+
+    job.settings = dataclasses.replace(job.settings, arxiv_api_url=fake_arxiv.url, arxiv_max_retries=0,
+                                       arxiv_delay_seconds=0.01)
+    job.source_factory = lambda: build_arxiv_source(job.settings)
+    build_scheduler(job, blocking=False)
+    return job
+
+
+def notices(fake_slack) -> list[dict]:
+    return [c.args for c in fake_slack.calls_to("chat.postMessage") if "arXiv is unavailable" in c.args["text"]]
+
+
+def test_arxiv_down_at_digest_time_says_so_once_and_the_next_run_catches_up(job, fake_slack, fake_arxiv):
+    arxiv_job(job, fake_arxiv)
+    fake_arxiv.faults.extend(["503"] * 20)
+    assert job() == []
+    assert job.scheduler.get_job("digest-arxiv-retry") is not None
+    assert job() == []
+    assert len(notices(fake_slack)) == 1 and "2025-03-21 will follow" in notices(fake_slack)[0]["text"]
+    assert len(parent_messages(fake_slack)) == 1  # the notice only
+    fake_arxiv.faults.clear()
+    assert [r.status for r in job()] == ["posted"]
+    assert job() and len(notices(fake_slack)) == 1
+    assert len(parent_messages(fake_slack)) == 2
+
+
+def test_arxiv_down_all_day_still_posts_from_the_stored_papers(job, fake_slack, fake_arxiv):
+    from bot.scheduler import ARXIV_RETRIES
+
+    arxiv_job(job, fake_arxiv)
+    fake_arxiv.faults.extend(["503"] * 50)
+    for _ in range(ARXIV_RETRIES):
+        assert job() == []
+    assert [r.status for r in job()] == ["posted"]
+    assert len(notices(fake_slack)) == 1

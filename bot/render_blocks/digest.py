@@ -120,6 +120,11 @@ def digest_reply_message(entries: Sequence[DigestEntry], keywords: Sequence[str]
     return {"text": truncate(titles, MAX_FALLBACK_TEXT), "blocks": blocks}
 
 
+def arxiv_unavailable_message(digest_date: date) -> dict:
+    text = f"arXiv is unavailable right now; the digest for {digest_date.isoformat()} will follow."
+    return {"text": text, "blocks": [_section(text)]}
+
+
 def empty_digest_message(digest_date: date) -> dict:
     text = f"arXiv digest · {digest_date.isoformat()}: no new papers on this channel's topic today."
     return {"text": text, "blocks": [_section(text)]}
