@@ -132,3 +132,23 @@ def test_arxiv_down_warns_in_one_line_and_renders_what_is_stored(env, capsys, mo
     assert len(parse(captured.out)) == SEED_ON_TOPIC
     warnings = [line for line in captured.err.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "Traceback" not in captured.err
+
+
+def test_a_dry_run_records_nothing_so_the_real_run_still_posts_everything(env, capsys, monkeypatch, store):
+    from sqlalchemy import func, select
+
+    from db.models import DigestItem, DigestRun
+    from db.session import session_scope
+
+    run_dry(capsys, monkeypatch, "--channel", "C0DIGEST")
+    with session_scope(store.session_factory) as session:
+        assert session.scalar(select(func.count()).select_from(DigestRun)) == 0
+        assert session.scalar(select(func.count()).select_from(DigestItem)) == 0
+
+
+def test_posting_without_a_channel_is_a_one_line_error(env, capsys, monkeypatch):
+    monkeypatch.delenv("DIGEST_CHANNEL")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-not-a-real-token")
+    code = main(["digest", "--date", "2025-03-21", "--no-fetch"])
+    err = capsys.readouterr().err
+    assert code == 2 and "DIGEST_CHANNEL" in err and len(err.strip().splitlines()) == 1
