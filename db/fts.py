@@ -103,13 +103,20 @@ def search_papers_fts(
     total = session.scalar(select(func.count()).select_from(joined).where(where)) or 0
     if total == 0 or limit <= 0:
         return FtsPage(total=total, hits=())
-    rows = session.execute(
-        select(Paper, score.label("score"), read_flag.label("read"))
+    # Rank narrow rows (id, score, tie-breakers), then load whole papers for this page only.
+    best = (
+        select(Paper.id.label("paper_id"), score.label("score"), Paper.published, Paper.arxiv_id)
         .select_from(joined)
         .where(where)
         .order_by(score.desc(), Paper.published.desc(), Paper.arxiv_id.desc())
         .limit(limit)
         .offset(max(offset, 0))
+        .subquery()
+    )
+    rows = session.execute(
+        select(Paper, best.c.score, read_flag)
+        .join(best, best.c.paper_id == Paper.id)
+        .order_by(best.c.score.desc(), best.c.published.desc(), best.c.arxiv_id.desc())
     ).all()
     hits = tuple(FtsHit(paper=to_record(paper), score=float(s or 0.0), read=bool(r)) for paper, s, r in rows)
     return FtsPage(total=total, hits=hits)
