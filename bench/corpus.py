@@ -110,6 +110,7 @@ def _pseudo_words(rng: random.Random, count: int, taken: set[str]) -> list[str]:
     return words
 
 
+@lru_cache(maxsize=4)
 def build_vocabulary(seed: int = 0) -> list[str]:
     """~60k words, most frequent first."""
     counts = Counter(
@@ -159,8 +160,10 @@ class _WordSampler:
         return [vocabulary[i] for i in picked]
 
 
-def _author_pool(rng: random.Random) -> tuple[list[str], list[float]]:
+@lru_cache(maxsize=4)
+def _author_pool(seed: int) -> tuple[list[str], list[float]]:
     """Names with a skewed productivity: a few authors write many papers, most write one or two."""
+    rng = random.Random(f"authors-{seed}")
     real = list(dict.fromkeys(a for p in seed_papers() for a in p.authors))
     firsts = [w.capitalize() for w in _pseudo_words(rng, 3_000, set())]
     lasts = [w.capitalize() for w in _pseudo_words(rng, 12_000, set(firsts))]
@@ -179,7 +182,7 @@ def generate_papers(n: int, seed: int = 0) -> Iterator[PaperRecord]:
     rng = random.Random(seed)
     vocabulary = build_vocabulary(seed)
     sampler = _WordSampler(vocabulary, seed)
-    author_names, author_weights = _author_pool(rng)
+    author_names, author_weights = _author_pool(seed)
     category_weights = list(itertools.accumulate(1.0 / rank for rank in range(1, len(CATEGORIES) + 1)))
     real = list(seed_papers()) if n >= len(seed_papers()) else list(seed_papers())[:n]
     plant_at = {(i * n) // len(real) + (n // len(real)) // 2: paper for i, paper in enumerate(real)} if real else {}
