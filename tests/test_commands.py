@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.render_blocks import search as views
 from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE
 from bot.search import SearchHit, SearchPage, parse_query
 from db.records import PaperRecord
-from handlers.commands import route
+from handlers.commands import papers_reply, route
 
 
 @pytest.mark.parametrize(
@@ -80,3 +83,51 @@ def test_abstract_is_cut_at_a_sentence_near_600_characters():
     assert 450 <= len(snippet) <= 760
     assert snippet.endswith(". …")
     assert views.abstract_snippet("Short abstract.") == "Short abstract."
+
+
+# -- any text -> a reply with no live mention or link of the user's making ---------------------------
+
+_OUR_LINKS = re.compile(r"<https://arxiv\.org/abs/[^|<>]+\|[^<>]*>")
+
+
+def _mrkdwn_texts(reply: dict) -> list[str]:
+    texts = [reply["text"]]
+    for block in reply.get("blocks", []):
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts.extend(e.get("text", "") for e in block.get("elements", []) if block["type"] == "context")
+    return texts
+
+
+@pytest.fixture(scope="module")
+def seeded_services(tmp_path_factory):
+    from bot.app import Services, build_store
+    from bot.config import Settings
+    from bot.ingest import ingest_feed_file
+    from tests.conftest import SEED_FEED
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path_factory.mktemp('router') / 'papers.db'}")
+    store = build_store(settings)
+    ingest_feed_file(store.session_factory, SEED_FEED)
+    yield Services(settings=settings, store=store)
+    store.engine.dispose()
+
+
+_QUERY_TEXT = st.one_of(
+    st.text(max_size=600),
+    st.lists(st.sampled_from(["kv", "cache", "<!channel>", "<@U1>", "<#C1|x>", "<https://evil|click>", "&", "*",
+                              "_", "`", "~", '"', "-", "author:", "cat:cs", "since:2025-03-01", "unread", "help",
+                              "search", "topic", "read", "pruning", ">", "<", "\u202e", "x:y", "(", "AND"]),
+             max_size=12).map(" ".join),
+)
+
+
+@given(text=_QUERY_TEXT)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_command_text_gets_a_reply_without_live_markup_from_the_user(seeded_services, text):
+    reply = papers_reply(seeded_services, {"text": text, "team_id": "T1", "user_id": "U1", "channel_id": "C1"})
+    assert reply["response_type"] == "ephemeral" and reply["text"]
+    assert "something went wrong" not in reply["text"]  # an exception would have become the apology
+    for piece in _mrkdwn_texts(reply):
+        assert "<" not in _OUR_LINKS.sub("", piece)
+        assert ">" not in _OUR_LINKS.sub("", piece).replace("&gt;", "")

@@ -14,7 +14,7 @@ USAGE = "\n".join([
     "",
     "*Other commands*",
     "`/papers topic` — this channel's digest topic",
-    "`/papers read 2503.14881` / `/papers unread <arXiv link>` — mark a paper read or unread",
+    "`/papers read 2503.14881` / `/papers unread https://arxiv.org/abs/2503.14881` — mark a paper read or unread",
     "`/papers history` — what you've read, newest first",
     "`/papers search topic models` — search for words that are also command names",
     "`/papers help` — this message",
