@@ -128,6 +128,42 @@ def channel_topic(factory: sessionmaker[Session], settings: Settings, channel: s
         return topic_for_channel(session, settings, channel)
 
 
+MAX_TOPIC_TERMS = 50
+MAX_TOPIC_TERM_CHARS = 100
+
+
+class TopicError(ValueError):
+    """A topic edit that cannot be stored; the message is for the user."""
+
+
+def parse_terms(raw: str) -> tuple[str, ...]:
+    """`sparse, KV cache, low-bit` -> the terms, trimmed, blanks and repeats dropped."""
+    terms = tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
+    if len(terms) > MAX_TOPIC_TERMS:
+        raise TopicError(f"At most {MAX_TOPIC_TERMS} terms, please (got {len(terms)}).")
+    if any(len(t) > MAX_TOPIC_TERM_CHARS for t in terms):
+        raise TopicError(f"Each term must be at most {MAX_TOPIC_TERM_CHARS} characters.")
+    return terms
+
+
+def edit_channel_topic(factory: sessionmaker[Session], settings: Settings, channel: str, *, field_name: str,
+                       terms: Sequence[str]) -> Topic:
+    """Set the channel's keywords, exclusions or categories (starting from its current topic)."""
+    if field_name == "keywords" and not terms:
+        raise TopicError("A topic needs at least one keyword.")
+    with session_scope(factory) as session:
+        current, _ = topic_for_channel(session, settings, channel)
+        values = {"keywords": current.keywords, "exclude": current.exclude, "categories": current.categories,
+                  field_name: tuple(terms)}
+        topic_store.set_channel_topic(session, channel=channel, updated_at=datetime.now(UTC), **values)
+        return Topic(**values)
+
+
+def reset_channel_topic(factory: sessionmaker[Session], channel: str) -> bool:
+    with session_scope(factory) as session:
+        return topic_store.delete_channel_topic(session, channel)
+
+
 def digest_channels(session: Session, settings: Settings) -> list[str]:
     """DIGEST_CHANNEL, then every channel with a stored topic."""
     channels = [settings.digest_channel] if settings.digest_channel else []

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from db.models import ChannelTopic
@@ -58,3 +58,7 @@ def set_channel_topic(
 def topic_channels(session: Session) -> list[str]:
     """Every channel with a stored topic, in id order."""
     return list(session.scalars(select(ChannelTopic.channel).order_by(ChannelTopic.channel)))
+
+
+def delete_channel_topic(session: Session, channel: str) -> bool:
+    return (session.execute(delete(ChannelTopic).where(ChannelTopic.channel == channel)).rowcount or 0) > 0

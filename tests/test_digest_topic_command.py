@@ -38,3 +38,41 @@ def test_a_channel_with_its_own_topic_shows_it_escaped(store, settings):
 def test_a_channel_without_digest_says_so(store, settings):
     answer = reply(store, settings, "C0RANDOM")
     assert "No digest is posted to this channel" in answer["text"]
+
+
+def test_setting_keywords_in_a_channel_gives_it_its_own_digest(store, settings):
+    answer = reply_to(store, settings, "C0NEW", "set KV cache, low-bit ,KV cache")
+    assert "Updated" in answer["text"] and "`KV cache`, `low-bit`" in answer["text"]
+    assert "Digests are posted here" in answer["text"]
+    from bot import digest
+
+    with session_scope(store.session_factory) as session:
+        assert "C0NEW" in digest.digest_channels(session, settings)
+        topic, source = digest.topic_for_channel(session, settings, "C0NEW")
+    assert topic.keywords == ("KV cache", "low-bit") and source == "channel"
+
+
+def test_exclusions_and_categories_can_be_set_and_cleared(store, settings):
+    reply_to(store, settings, "C0NEW", "exclude survey")
+    answer = reply_to(store, settings, "C0NEW", "categories cs.LG, cs.CL")
+    assert "`survey`" in answer["text"] and "`cs.LG`, `cs.CL`" in answer["text"]
+    answer = reply_to(store, settings, "C0NEW", "categories any")
+    assert "*Categories:* _any_" in answer["text"]
+
+
+def test_reset_goes_back_to_the_default_topic(store, settings):
+    reply_to(store, settings, "C0NEW", "set pruning")
+    answer = reply_to(store, settings, "C0NEW", "reset")
+    assert "default topic" in answer["text"] and "`KV cache`" in answer["text"]
+
+
+def test_bad_topic_edits_get_a_short_message_with_usage(store, settings):
+    for args in ("set", "set none", "frobnicate <!channel>", "set " + ",".join(f"k{i}" for i in range(60)),
+                 "set " + "x" * 200):
+        answer = reply_to(store, settings, "C0NEW", args)
+        assert "/papers topic set" in answer["text"] and "<!channel>" not in json.dumps(answer)
+    assert reply(store, settings, "C0NEW")["text"].count("default topic") == 1
+
+
+def reply_to(store, settings, channel: str, args: str) -> dict:
+    return topic_command(Services(settings=settings, store=store), {"channel_id": channel}, args)

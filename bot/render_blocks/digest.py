@@ -130,7 +130,22 @@ def empty_digest_message(digest_date: date) -> dict:
     return {"text": text, "blocks": [_section(text)]}
 
 
-def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_channel: bool, schedule: str) -> dict:
+TOPIC_USAGE = (
+    "`/papers topic` shows this channel's digest topic. To change it:\n"
+    "• `/papers topic set sparse, KV cache, low-bit` (keywords, comma-separated)\n"
+    "• `/papers topic exclude survey, review` (or `exclude none`)\n"
+    "• `/papers topic categories cs.LG, cs.CL` (or `categories any`)\n"
+    "• `/papers topic reset` (back to the default topic)"
+)
+
+
+def topic_problem(message: str) -> dict:
+    text = f"{escape(message)}\n{TOPIC_USAGE}"
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+
+
+def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_channel: bool, schedule: str,
+                notice: str | None = None) -> dict:
     """The `/papers topic` answer: keywords, exclusions, categories, and when the digest is posted."""
 
     def listing(items: Sequence[str]) -> str:
@@ -140,6 +155,7 @@ def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_cha
     posted = (f"Digests are posted here {escape(schedule)}." if is_digest_channel or source == "channel"
               else "No digest is posted to this channel; DIGEST_CHANNEL or a channel topic decides where.")
     lines = [
+        *([f":white_check_mark: {escape(notice)}"] if notice else []),
         f"*Digest topic* ({origin})",
         f"*Keywords:* {listing(topic.keywords)}",
         f"*Excluded:* {listing(topic.exclude)}",
