@@ -256,6 +256,15 @@ class ReplyWatcher:
         self.stopped = True
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -307,23 +316,30 @@ def main(argv: list[str] | None = None) -> int:
             warm = load.plan(min(50, args.requests))
             with ThreadPoolExecutor(args.concurrency) as pool:  # warm the connection pools first
                 list(pool.map(lambda item: load.fire(item, "U0WARM"), warm))
+                cpu_before = process_cpu_seconds(server.pid)
                 started = time.monotonic()
                 users = [f"U0USER{n % 50:02d}" for n in range(len(plan))]
                 results = list(pool.map(load.fire, plan, users))
                 wall = time.monotonic() - started
+                cpu_after = process_cpu_seconds(server.pid)
         finally:
             load.watcher.stop()
             server.terminate()
             server.wait(timeout=10)
             fake.stop()
     summary = summarise(results, wall)
+    if cpu_before is not None and cpu_after is not None:
+        # The server's own CPU per request (its database work included for SQLite, not PostgreSQL's).
+        summary["overall"]["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) * 1000 / len(results), 1)
     dialect = database_url.split(":", 1)[0].split("+", 1)[0]
     header = {"database": dialect, "papers": papers, "requests": args.requests, "concurrency": args.concurrency}
     if args.json:
         print(json.dumps(header | summary, indent=2))
     else:
         print(f"{dialect}, {papers} papers, {args.requests} requests at concurrency {args.concurrency}: "
-              f"{summary['overall']['throughput_rps']} requests/s, {summary['overall']['errors']} errors")
+              f"{summary['overall']['throughput_rps']} requests/s, {summary['overall']['errors']} errors, "
+              f"server CPU {summary['overall'].get('server_cpu_ms_per_request', '?')} ms a request, "
+              f"{os.cpu_count()} CPUs")
         print(f"{'kind':<10} {'count':>6} {'errors':>6}   ack p50/p95/p99 ms        reply p50/p95/p99 ms")
         for kind in ("overall", *sorted(k for k in summary if k not in ("overall", "error_notes"))):
             row = summary[kind]
