@@ -57,10 +57,6 @@ class FtsQuery:
     categories: tuple[str, ...] = ()  # any of: "cs.CL" exactly, or "cs" for the whole archive
     since: datetime | None = None
 
-    @property
-    def has_text(self) -> bool:
-        return bool(self.all_of or self.authors)
-
 
 @dataclass(frozen=True)
 class FtsHit:
@@ -91,7 +87,7 @@ def search_papers_fts(
     """
     dialect = session.bind.dialect.name
     match = fts5_match(query) if dialect == "sqlite" else None
-    if match is not None and not (query.since or query.categories or unread_only):
+    if match is not None and query.all_of and not (query.since or query.categories or unread_only):
         return _sqlite_words_only(session, match=match, limit=limit, offset=offset, reader=reader)
     build = _postgres_parts if dialect == "postgresql" else _sqlite_parts
     joined, conditions, score = build(query)
@@ -221,8 +217,9 @@ def _sqlite_parts(query: FtsQuery):
     fts_table = table("papers_fts", column("rowid"))
     joined = Paper.__table__.join(fts_table, fts_table.c.rowid == Paper.id)
     condition = fts.op("MATCH")(bindparam("fts_match", match))
-    # bm25 is lower-is-better; negate so every dialect sorts by score descending.
-    score = -func.bm25(fts, *SQLITE_BM25_WEIGHTS)
+    # bm25 is lower-is-better; negate so every dialect sorts by score descending. Authors alone are a
+    # filter, listed newest first as on PostgreSQL.
+    score = -func.bm25(fts, *SQLITE_BM25_WEIGHTS) if query.all_of else literal(0.0)
     return joined, [condition], score
 
 

@@ -185,11 +185,13 @@ def test_excluded_word_removes_papers(seeded):
     assert found and "2503.14881" not in found and "2503.12491" in found
 
 
-def test_author_filter_matches_author_names_only(seeded):
+def test_author_filter_matches_author_names_only_newest_first(seeded):
     page = search(seeded, "author:Wang")
     assert page.total > 0
     for hit in page.hits:
         assert any("wang" in a.lower() for a in hit.paper.authors)
+    dates = [hit.paper.published for hit in page.hits]
+    assert dates == sorted(dates, reverse=True)
 
 
 def test_author_filter_with_a_full_name(seeded):
