@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 24  # words, phrases and filters together; keeps every generated query small
 MAX_PAGE = 100
-FILTERS = ("author:", "cat:", "since:", "unread")
 
 # Abbreviations and their spelled-out forms: any member found in the query matches all of them.
 SYNONYM_GROUPS: tuple[tuple[Phrase, ...], ...] = (
@@ -95,10 +94,6 @@ class ParsedQuery:
         """What to bold in abstracts: every wanted word, phrase and variant (not the excluded ones)."""
         terms = [" ".join(alt) for clause in self.clauses for alt in clause]
         return tuple(dict.fromkeys(terms))
-
-    @property
-    def has_words(self) -> bool:
-        return bool(self.clauses)
 
     def to_fts(self) -> FtsQuery:
         since = datetime(self.since.year, self.since.month, self.since.day, tzinfo=UTC) if self.since else None
