@@ -45,15 +45,21 @@ class Services:
 
 
 def build_web_client(settings: Settings):
-    """Every WebClient the app makes: pointed at SLACK_API_URL, retrying 429s after Retry-After."""
+    """Every WebClient the app makes: pointed at SLACK_API_URL, retrying 429s after Retry-After, and a
+    500/503 twice with backoff (slack_sdk retries neither by default)."""
     from slack_sdk import WebClient
-    from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
 
     return WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5)],
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5),
+                        ServerErrorRetryHandler(max_retry_count=2)],
     )
 
 
@@ -73,7 +79,15 @@ class SlackPoster:
                 channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
             )
         except SlackApiError as err:
-            raise PostFailed(str(err.response.get("error") or err.response.status_code)) from err
+            status = err.response.status_code
+            error = err.response.get("error") if isinstance(err.response.data, dict) else None
+            # A 5xx may come with an HTML page instead of Slack's JSON: keep the code short and loggable.
+            code = error if error and len(error) <= 64 and " " not in error else f"http_{status}"
+            raise PostFailed(code, transient=status >= 500 or status == 429) from err
+        except OSError as err:
+            # No answer after the connection retries (refused, reset, timed out). A timeout may hide a
+            # message that did land; the run stops here rather than guess, and a rerun posts the rest.
+            raise PostFailed(f"connection_error: {type(err).__name__}", transient=True) from err
         return response["ts"]
 
 

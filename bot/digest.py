@@ -45,6 +45,9 @@ PACE_SECONDS = 1.0  # chat.postMessage allows about one message per second per c
 # Errors that no retry fixes until an admin acts: the run stops and says so.
 CHANNEL_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "invalid_auth", "not_authed",
                   "account_inactive", "token_revoked", "missing_scope"}
+# Slack itself failing (after slack_sdk's own retries): the run stops with the rest still to post, and a
+# rerun posts it. Marking the papers failed instead would drop them from the channel for good.
+TRANSIENT_ERRORS = {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,13 @@ class Digest:
 
 
 class PostFailed(Exception):
-    """Slack refused a message; `code` is Slack's error string (e.g. `not_in_channel`)."""
+    """Slack refused a message; `code` is Slack's error string (e.g. `not_in_channel`). `transient` says
+    Slack (or the way to it) was failing rather than refusing this message: a 5xx, a 429 or no answer."""
 
-    def __init__(self, code: str):
+    def __init__(self, code: str, *, transient: bool = False):
         super().__init__(code)
         self.code = code
+        self.transient = transient or code in TRANSIENT_ERRORS
 
 
 class LeaseLost(Exception):
@@ -306,7 +311,7 @@ def post_digest(
             try:
                 ts = send(blocks.digest_reply_message(entries, digest.topic.keywords), thread_ts=parent_ts)
             except PostFailed as failed:
-                if failed.code in CHANNEL_ERRORS:
+                if failed.code in CHANNEL_ERRORS or failed.transient:
                     raise
                 for entry in entries:
                     log.error("digest %s to %s: Slack refused the reply with %s (%s): %s", digest_date, channel,
@@ -327,13 +332,29 @@ def post_digest(
         report.status = "busy"
         return report
     except PostFailed as failed:
-        if failed.code in ("not_in_channel", "channel_not_found"):
-            log.error("digest %s: the bot cannot post to channel %s (%s). Invite it there with "
-                      "`/invite @papers-bot`, then rerun `papers-bot digest --date %s --channel %s`.",
-                      digest_date, channel, failed.code, digest_date, channel)
+        rerun = f"`papers-bot digest --date {digest_date} --channel {channel}`"
+        if failed.code == "not_in_channel":
+            log.error("digest %s: the bot is not in channel %s (not_in_channel). Invite it there with "
+                      "`/invite @papers-bot`, then rerun %s.", digest_date, channel, rerun)
+        elif failed.code == "channel_not_found":
+            log.error("digest %s: channel %s was not found (channel_not_found): check the channel id "
+                      "(DIGEST_CHANNEL or --channel), invite the bot with `/invite @papers-bot` if the channel is "
+                      "private, then rerun %s.", digest_date, channel, rerun)
+        elif failed.transient:
+            with session_scope(factory) as session:
+                still = sum(1 for i in ledger.run_items(session, run_id=run.id)
+                            if i.message_ts is None and i.error is None)
+            log.error("digest %s to %s: Slack is failing (%s) after its retries; stopped with %d papers still to "
+                      "post. Nothing was lost: rerun %s to post the rest.", digest_date, channel, failed.code,
+                      still, rerun)
         else:
             log.error("digest %s to %s: Slack refused the message: %s", digest_date, channel, failed.code)
         report.errors.append(failed.code)
+        if not report.messages and run.parent_ts is None:
+            # Nothing reached the channel: give the papers back, so the next digest (any date) can post
+            # them instead of their staying planned for a run that never showed up.
+            with session_scope(factory) as session:
+                ledger.unplan_run(session, run_id=run.id, owner=owner)
         return finish(ledger.FAILED)
 
 

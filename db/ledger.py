@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -200,3 +200,21 @@ def release_lease(session: Session, *, run_id: int, owner: str) -> None:
     """Give the run back without finishing it, so the next run (any process) can take it at once."""
     session.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.lease_owner == owner)
                     .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))
+
+
+def unplan_run(session: Session, *, run_id: int, owner: str) -> int:
+    """Forget a run's plan when none of it reached Slack, so its papers are free for the next digest.
+
+    Only the lease owner may, and only items never posted; returns how many were given back.
+    """
+    owned = session.scalar(select(DigestRun.id).where(DigestRun.id == run_id, DigestRun.lease_owner == owner,
+                                                      DigestRun.parent_ts.is_(None)))
+    if owned is None:
+        return 0
+    removed = session.execute(
+        delete(DigestItem).where(DigestItem.run_id == run_id, DigestItem.message_ts.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(update(DigestRun).where(DigestRun.id == run_id).values(paper_count=0, note=None)
+                    .execution_options(synchronize_session=False))
+    return removed.rowcount or 0

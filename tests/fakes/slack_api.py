@@ -9,6 +9,7 @@ or a per-channel error (`channel_not_found`, `not_in_channel`).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,37 @@ def _limit_errors(args: dict, *, max_blocks: int) -> str | None:
     return None
 
 
+# What Slack turns live in mrkdwn: special mentions, user and channel mentions, links.
+LIVE_MARKUP = re.compile(r"<\s*(?:[!@#]|https?:|mailto:)", re.IGNORECASE)
+# What the bot itself writes: arXiv links with an escaped label, and localized dates.
+OUR_MARKUP = re.compile(r"<https://arxiv\.org/(?:abs|pdf)/[\w./-]+\|[^<>]*>|<!date\^\d+\^[^<>|]*\|[^<>]*>")
+
+
+def mrkdwn_texts(args: dict) -> list[str]:
+    """Every text Slack would parse as mrkdwn in a call: the top-level `text` and each mrkdwn object."""
+    texts = [args["text"]] if isinstance(args.get("text"), str) else []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                texts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for key in ("blocks", "view", "attachments"):
+        value = args.get(key)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                continue
+        walk(value)
+    return texts
+
+
 @dataclass
 class FakeSlack:
     token: str = BOT_TOKEN
@@ -122,6 +154,18 @@ class FakeSlack:
                 return found
             time.sleep(0.02)
         return self.calls_to(method)
+
+    def live_markup(self) -> list[tuple[str, str]]:
+        """(method, text) for every mrkdwn text sent to Slack that holds a live mention or a link not of
+        our making: `<!channel>`, `<@U…>`, `<#C…>`, `<http…>`. Our own arXiv links and `<!date^…>` are fine."""
+        with self._lock:
+            calls = list(self.calls)
+        found = []
+        for call in calls:
+            for text in mrkdwn_texts(call.args):
+                if LIVE_MARKUP.search(OUR_MARKUP.sub("", text)):
+                    found.append((call.method, text))
+        return found
 
     # -- the server ---------------------------------------------------------------------------------
     def _next_ts(self) -> str:
