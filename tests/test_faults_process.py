@@ -1,0 +1,69 @@
+"""A `papers-bot digest` process killed (SIGKILL) in the middle of posting: the restart waits for the dead
+process's lease, then posts the rest of the digest exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from db.models import DigestItem, DigestRun
+from db.session import session_scope
+from tests.conftest import SEED_FEED
+from tests.test_digest_slack import SEED_ON_TOPIC, posted_paper_ids, posts
+
+ARGV = [sys.executable, "-m", "bot", "digest", "--date", "2025-03-21", "--channel", "C0DIGEST",
+        "--from-file", str(SEED_FEED)]
+
+
+def posted_items(store) -> int:
+    with session_scope(store.session_factory) as session:
+        return session.scalar(select(func.count()).select_from(DigestItem).where(DigestItem.message_ts.is_not(None)))
+
+
+def test_a_digest_process_killed_mid_run_is_resumed_with_the_rest_posted_exactly_once(store, slack_env, fake_slack):
+    child_env = {**os.environ, **slack_env}
+    child = subprocess.Popen(ARGV, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        # The parent and two replies are in the ledger; the process now waits out its 1 s pacing.
+        while posted_items(store) < 10:
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the digest never got going"
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+    before = posted_paper_ids(fake_slack)
+    assert 10 <= len(before) < SEED_ON_TOPIC and len(before) == len(set(before))
+
+    # Restarted at once: the dead process's lease still holds, so nothing is posted twice.
+    busy = subprocess.run(ARGV, env=child_env, capture_output=True, text=True, timeout=60)
+    assert busy.returncode == 0, busy.stderr
+    assert "busy" in busy.stdout
+    assert posted_paper_ids(fake_slack) == before
+
+    # Five minutes later (the lease runs out) the next run takes over and posts only the rest.
+    with session_scope(store.session_factory) as session:
+        session.execute(update(DigestRun).values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    resumed = subprocess.run(ARGV, env=child_env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"posted, {SEED_ON_TOPIC} papers" in resumed.stdout
+    ids = posted_paper_ids(fake_slack)
+    assert len(ids) == len(set(ids)) == SEED_ON_TOPIC
+    assert sum(1 for m in posts(fake_slack) if not m.get("thread_ts")) == 1  # one parent, in whose thread all went
+    with session_scope(store.session_factory) as session:
+        parent_ts = session.scalar(select(DigestRun.parent_ts))
+    assert {m["thread_ts"] for m in posts(fake_slack) if m.get("thread_ts")} == {parent_ts}
+
+    done = subprocess.run(ARGV, env=child_env, capture_output=True, text=True, timeout=60)
+    assert "already-done" in done.stdout
+    assert len(posted_paper_ids(fake_slack)) == SEED_ON_TOPIC
