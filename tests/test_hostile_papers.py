@@ -67,15 +67,21 @@ def test_hostile_papers_through_digest_search_share_reads_history_and_home(slack
                                 channel="C0DIGEST", digest_date=NOW.date(), pace_seconds=0)
     assert report.status == "posted" and report.papers_posted == 3 and report.errors == []
 
+    # One at a time, each waited for: the lazy listeners run in threads, and history must follow the reads.
     def command(text: str, key: str) -> None:
+        before = len(fake_slack.calls_to("response_url"))
         body = slash_command_body(text, response_url=fake_slack.response_url(key))
         assert post(f"{slack_server}/slack/events", body).status_code == 200
+        assert len(fake_slack.wait_for("response_url", before + 1, timeout=30)) == before + 1
 
     def click(action_id: str, value: str, key: str) -> None:
+        method = "chat.postMessage" if action_id == SEARCH_SHARE else "response_url"
+        before = len(fake_slack.calls_to(method))
         action = {"type": "button", "action_id": action_id, "value": value, "block_id": "b1",
                   "text": {"type": "plain_text", "text": "x"}}
         body = block_actions_body(action, response_url=fake_slack.response_url(key))
         assert post(f"{slack_server}/slack/events", body).status_code == 200
+        assert len(fake_slack.wait_for(method, before + 1, timeout=30)) == before + 1
 
     command("sparse", "search")
     command("2511.00001", "by-id")
@@ -86,8 +92,8 @@ def test_hostile_papers_through_digest_search_share_reads_history_and_home(slack
     command(f"read {ids[2]}", "read-cmd-rtl")
     command("history", "history")
     click(MARK_UNREAD, ids[2], "unread")
-    replies = fake_slack.wait_for("response_url", 7, timeout=30)
-    assert len(fake_slack.wait_for("chat.postMessage", 1 + 1 + 2, timeout=30)) == 4  # digest (2) + 2 shares
+    replies = fake_slack.calls_to("response_url")
+    assert len(replies) == 7 and len(fake_slack.calls_to("chat.postMessage")) == 4  # digest (2) + 2 shares
 
     home = event_body({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D1"})
     assert post(f"{slack_server}/slack/events", home, content_type="application/json").status_code == 200
