@@ -105,7 +105,8 @@ def mrkdwn_texts(args: dict) -> list[str]:
 class FakeSlack:
     token: str = BOT_TOKEN
     calls: list[Call] = field(default_factory=list)
-    # Scripted faults, consumed per call of that method: "429:1" (Retry-After seconds), "500", or an error name.
+    # Scripted faults, consumed per call of that method: "429:1" (Retry-After seconds), "500", "500:echo" (an
+    # HTML page quoting the request's Authorization header), or an error name.
     faults: dict[str, list[str]] = field(default_factory=dict)
     channel_errors: dict[str, str] = field(default_factory=dict)  # channel id -> error for chat.postMessage
 
@@ -191,6 +192,9 @@ class FakeSlack:
         auth = http.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
         status, body, headers = self._answer(method, args, token)
+        if body.get("echo"):  # a broken proxy's HTML error page that quotes the request's Authorization header
+            self._record(Call(method, args, time.monotonic(), path, ok=False, error="html"))
+            return self._reply_raw(http, status, f"<html><body>upstream error for {auth}</body></html>")
         self._record(Call(method, args, time.monotonic(), path, ok=bool(body.get("ok")), error=body.get("error")))
         self._reply(http, status, body, headers)
 
@@ -205,6 +209,8 @@ class FakeSlack:
         if fault and fault.startswith("429"):
             retry_after = fault.split(":")[1] if ":" in fault else "1"
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry_after}
+        if fault and fault.endswith(":echo"):
+            return int(fault.split(":")[0]), {"echo": True}, {}
         if fault and fault.isdigit():
             return int(fault), {"ok": False, "error": "fatal_error"}, {}
         if fault:
@@ -244,6 +250,18 @@ class FakeSlack:
         if method == "conversations.info":
             return 200, {"ok": True, "channel": {"id": args.get("channel"), "name": "papers"}}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    @staticmethod
+    def _reply_raw(http: BaseHTTPRequestHandler, status: int, html: str) -> None:
+        payload = html.encode()
+        try:
+            http.send_response(status)
+            http.send_header("Content-Type", "text/html")
+            http.send_header("Content-Length", str(len(payload)))
+            http.end_headers()
+            http.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     @staticmethod
     def _reply(http: BaseHTTPRequestHandler, status: int, body: dict, headers: dict | None = None) -> None:
