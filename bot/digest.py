@@ -48,6 +48,7 @@ CHANNEL_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "invalid
 # Slack itself failing (after slack_sdk's own retries): the run stops with the rest still to post, and a
 # rerun posts it. Marking the papers failed instead would drop them from the channel for good.
 TRANSIENT_ERRORS = {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+SLACK_RETRY_DELAY = timedelta(minutes=10)  # when such a stopped run is worth trying again (PostReport.retry_at)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class PostReport:
     papers_posted: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
-    retry_at: datetime | None = None
+    retry_at: datetime | None = None  # busy: when the other lease expires; failed on a Slack outage: try then
 
     def summary(self) -> str:
         text = f"digest {self.digest_date} to {self.channel}: {self.status}"
@@ -347,6 +348,7 @@ def post_digest(
             log.error("digest %s to %s: Slack is failing (%s) after its retries; stopped with %d papers still to "
                       "post. Nothing was lost: rerun %s to post the rest.", digest_date, channel, failed.code,
                       still, rerun)
+            report.retry_at = clock() + SLACK_RETRY_DELAY
         else:
             log.error("digest %s to %s: Slack refused the message: %s", digest_date, channel, failed.code)
         report.errors.append(failed.code)
