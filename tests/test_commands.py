@@ -54,13 +54,15 @@ def _paper(n: int, **over) -> PaperRecord:
     return PaperRecord(**values)
 
 
-def test_results_page_stays_within_slack_limits_with_huge_papers():
+def test_results_and_share_stay_within_slack_limits_with_huge_entity_heavy_papers():
     query = parse_query('"' + "kv cache " * 50 + '"')
-    hits = tuple(SearchHit(paper=_paper(n, title="<!channel> " + "T" * 2000, abstract="x<y & " * 2000),
+    hits = tuple(SearchHit(paper=_paper(n, title="<!channel> " + "&" * 2000, abstract="x<y & " * 2000,
+                                        authors=tuple("&" * 100 for _ in range(5))),
                            score=1.0, read=n % 2 == 0) for n in range(5))
     message = views.results_message(SearchPage(query=query, total=40, offset=0, hits=hits))
+    shared = views.shared_paper_message(hits[0].paper, shared_by="U0ALICE")
     assert len(message["blocks"]) <= 50
-    for block in message["blocks"]:
+    for block in message["blocks"] + shared["blocks"]:
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= 3000
             assert "<!channel>" not in block["text"]["text"]

@@ -19,14 +19,17 @@ from bot.render_blocks.common import (
     paper_buttons,
     title_link,
 )
-from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, escape, truncate
+from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, MAX_SECTION_TEXT, escape, truncate, truncate_escaped
 from bot.search import ParsedQuery, SearchHit, SearchPage
 from bot.topics import find_spans
 from db.records import PaperRecord
 
 PAGE_SIZE = 5
 SNIPPET_NEAR = 600
-_SNIPPET_TEXT_LIMIT = 2000  # escaped + bold marks; a section holds 3,000 with the title and authors
+# Escaping can grow text five-fold (`&` -> `&amp;`), so each piece is capped after escaping: the title line
+# (title <= 200 characters, 3 authors of <= 80, date, category) and the abstract get a section each.
+_TITLE_CHARS = 200
+_ABSTRACT_SECTION_LIMIT = 2900
 _SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9(\[$\\])")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 TIPS = 'Filters: `author:NAME` `cat:cs.CL` `since:2025-03-01` `"exact phrase"` `-word` `unread`'
@@ -65,25 +68,31 @@ def parse_more_value(value: str | None) -> tuple[str, int] | None:
     return query, offset
 
 
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
 def _paper_line(paper: PaperRecord, *, read: bool) -> str:
+    """Linked title, ✓ if read, authors, date, category: under 3,000 characters however much escapes."""
     mark = "  ✓ _read_" if read else ""
-    category = f" · {escape(paper.primary_category)}" if paper.primary_category else ""
-    return (
-        f"{title_link(paper)}{mark}\n{authors_mrkdwn(paper.authors)} · {paper.published:%Y-%m-%d}{category}"
-    )
+    category = f" · {truncate_escaped(paper.primary_category, 40)}" if paper.primary_category else ""
+    line = (f"{title_link(paper, limit=_TITLE_CHARS)}{mark}\n{authors_mrkdwn(paper.authors)} · "
+            f"{paper.published:%Y-%m-%d}{category}")
+    if len(line) > MAX_SECTION_TEXT:  # only when every character escapes; drop the authors then
+        line = f"{title_link(paper, limit=_TITLE_CHARS)}{mark}\n{paper.published:%Y-%m-%d}{category}"
+    return line
 
 
 def result_blocks(hit: SearchHit, query: ParsedQuery) -> list[dict]:
     paper = hit.paper
     snippet = abstract_snippet(paper.abstract)
-    abstract = highlight_mrkdwn(snippet, find_spans(snippet, query.highlight_terms), limit=_SNIPPET_TEXT_LIMIT)
+    abstract = highlight_mrkdwn(snippet, find_spans(snippet, query.highlight_terms), limit=_ABSTRACT_SECTION_LIMIT)
     actions = paper_buttons(paper, read=hit.read, block_id=f"search:{paper.arxiv_id}")
     actions["elements"].append(button("Share", SEARCH_SHARE, paper.arxiv_id))
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _paper_line(paper, read=hit.read) + "\n" + abstract}},
-        actions,
-        {"type": "divider"},
-    ]
+    blocks = [_section(_paper_line(paper, read=hit.read))]
+    if abstract:
+        blocks.append(_section(abstract))
+    return [*blocks, actions, {"type": "divider"}]
 
 
 def results_message(page: SearchPage) -> dict:
@@ -125,12 +134,13 @@ def problem_message(message: str) -> dict:
 def shared_paper_message(paper: PaperRecord, *, shared_by: str) -> dict:
     """What Share posts for everyone in the channel."""
     who = f"<@{shared_by}>" if _USER_ID.fullmatch(shared_by or "") else "Someone"
-    abstract = escape(abstract_snippet(paper.abstract))
+    abstract = truncate_escaped(abstract_snippet(paper.abstract), _ABSTRACT_SECTION_LIMIT)
     return {
         "text": f"{who} shared: {escape(truncate(paper.title, 300))}",
         "blocks": [
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{who} shared a paper from `/papers`"}]},
-            {"type": "section", "text": {"type": "mrkdwn", "text": _paper_line(paper, read=False) + "\n" + abstract}},
+            _section(_paper_line(paper, read=False)),
+            *([_section(abstract)] if abstract else []),
             paper_buttons(paper, block_id=f"shared:{paper.arxiv_id}"),
         ],
         "unfurl_links": False,
