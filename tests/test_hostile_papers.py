@@ -86,14 +86,15 @@ def test_hostile_papers_through_digest_search_share_reads_history_and_home(slack
     command("sparse", "search")
     command("2511.00001", "by-id")
     click(SEARCH_SHARE, ids[0], "share")
-    click(SEARCH_SHARE, ids[2], "share-rtl")  # the huge one: see test_hostile_search.py (xfail)
+    click(SEARCH_SHARE, ids[1], "share-huge")
+    click(SEARCH_SHARE, ids[2], "share-rtl")
     click(MARK_READ, ids[0], "read")
     command(f"read {ids[1]}", "read-cmd")
     command(f"read {ids[2]}", "read-cmd-rtl")
     command("history", "history")
     click(MARK_UNREAD, ids[2], "unread")
     replies = fake_slack.calls_to("response_url")
-    assert len(replies) == 7 and len(fake_slack.calls_to("chat.postMessage")) == 4  # digest (2) + 2 shares
+    assert len(replies) == 7 and len(fake_slack.calls_to("chat.postMessage")) == 5  # digest (2) + 3 shares
 
     home = event_body({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D1"})
     assert post(f"{slack_server}/slack/events", home, content_type="application/json").status_code == 200
