@@ -129,3 +129,44 @@ def test_healthz_fails_fast_while_the_database_is_down(down_server):
     response = requests.get(f"{down_server}/healthz", timeout=30)
     assert response.status_code == 503 and response.json()["ok"] is False
     assert not any(leak in response.text for leak in ("postgres@", "Traceback"))
+
+
+class DroppingPoster:
+    """Posts through the real client; after the second message every other PostgreSQL connection is killed,
+    as a database restart or a proxy's idle timeout would."""
+
+    def __init__(self, inner, engine):
+        self.inner, self.engine, self.count = inner, engine, 0
+
+    def post(self, **kwargs):
+        from sqlalchemy import text
+
+        ts = self.inner.post(**kwargs)
+        self.count += 1
+        if self.count == 2:
+            with self.engine.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        return ts
+
+
+def test_a_digest_whose_database_connections_are_dropped_mid_run_carries_on(store, database_url, slack_settings,
+                                                                          fake_slack):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL connection pool")
+    from bot import digest, ingest
+    from bot.app import build_digest_poster
+    from tests.conftest import SEED_FEED
+    from tests.test_digest_slack import DAY, SEED_ON_TOPIC, posted_paper_ids
+
+    ingest.ingest_feed_file(store.session_factory, SEED_FEED)
+    admin_store = build_store(slack_settings, migrate=False)
+    try:
+        poster = DroppingPoster(build_digest_poster(slack_settings), admin_store.engine)
+        report = digest.post_digest(store.session_factory, poster, slack_settings, channel="C0DIGEST",
+                                    digest_date=DAY, pace_seconds=0)
+    finally:
+        admin_store.engine.dispose()
+    assert report.status == "posted" and report.papers_posted == SEED_ON_TOPIC
+    ids = posted_paper_ids(fake_slack)
+    assert len(ids) == len(set(ids)) == SEED_ON_TOPIC

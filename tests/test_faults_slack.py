@@ -189,3 +189,11 @@ def test_a_scheduled_digest_stopped_by_a_slack_outage_is_retried_later_that_day(
     [report] = job()
     assert report.status == "failed" and report.retry_at is not None
     assert job.scheduler.get_job("digest-retry-C0DIGEST") is not None
+
+
+def test_the_app_home_is_published_through_a_passing_slack_503(slack_server, fake_slack):
+    fake_slack.faults["views.publish"] = ["503"]
+    body = event_body({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D1"})
+    assert post(f"{slack_server}/slack/events", body, content_type="application/json").status_code == 200
+    assert len(fake_slack.wait_for("views.publish", 1, timeout=15)) == 1
+    assert len(fake_slack.calls_to("views.publish", ok=False)) == 1
