@@ -44,3 +44,46 @@ def test_a_successful_digest_run_at_debug_level_never_prints_a_secret(slack_env,
     assert result.returncode == 0 and "posted" in result.stdout, output[-2000:]
     assert len(fake_slack.calls_to("chat.postMessage")) > 1
     assert BOT_TOKEN not in output and SIGNING_SECRET not in output
+
+
+DB_PASSWORD = "db-pass-not-real-7731"
+DOWN_WITH_PASSWORD = f"postgresql://papers:{DB_PASSWORD}@127.0.0.1:1/papers"
+
+
+def test_a_database_password_stays_out_of_the_start_up_error(monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", DOWN_WITH_PASSWORD)
+    assert main(["db", "upgrade"]) == 2
+    captured = capsys.readouterr()
+    assert "cannot open the database" in captured.err
+    assert DB_PASSWORD not in captured.out + captured.err
+
+
+def test_a_database_password_stays_out_of_healthz_and_the_logs(slack_settings, fake_slack, caplog):
+    import dataclasses
+
+    import requests
+
+    from bot.app import Services, build_bolt_app, build_store, build_wsgi_app, make_http_server
+    from bot.config import normalise_database_url
+    from tests.conftest import run_server_in_thread
+    from tests.slack_requests import post, slash_command_body
+
+    settings = dataclasses.replace(slack_settings, database_url=normalise_database_url(DOWN_WITH_PASSWORD))
+    store = build_store(settings, migrate=False)
+    server = make_http_server(build_wsgi_app(build_bolt_app(Services(settings=settings, store=store)), store),
+                              host="127.0.0.1", port=0)
+    stop = run_server_in_thread(server)
+    try:
+        base = f"http://127.0.0.1:{server.effective_port}"
+        health = requests.get(f"{base}/healthz", timeout=30)
+        post(f"{base}/slack/events", slash_command_body("history", response_url=fake_slack.response_url()))
+        [reply] = fake_slack.wait_for("response_url", 1, timeout=30)
+    finally:
+        stop()
+        store.engine.dispose()
+    assert health.status_code == 503
+    seen = health.text + reply.args["text"] + caplog.text
+    assert "database error while listing reads" in caplog.text  # the failure was logged, with its traceback
+    assert DB_PASSWORD not in seen
