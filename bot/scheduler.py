@@ -97,7 +97,8 @@ class DigestJob:
                 log.exception("digest %s to %s stopped; the next run resumes it", digest_date, channel)
                 continue
             reports.append(report)
-            if report.status == "busy" and report.retry_at and self.scheduler is not None:
+            # Another process holds the run (busy), or Slack's outage stopped it (failed): try again later today.
+            if report.retry_at and self.scheduler is not None:
                 self.scheduler.add_job(self, "date", run_date=report.retry_at + CATCH_UP_DELAY, args=[[channel]],
                                        id=f"digest-retry-{channel}", replace_existing=True,
                                        misfire_grace_time=MISFIRE_GRACE_SECONDS)
