@@ -12,10 +12,12 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
-from db.session import DatabaseUnavailable
+from db.session import DatabaseUnavailable, describe_db_error
 
 log = logging.getLogger("papers-bot")
 
@@ -74,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](settings, args)
     except (ConfigError, DatabaseUnavailable, ArxivUnavailable) as err:
         print(f"papers-bot: {err}", file=sys.stderr)
+        return 2
+    except OperationalError as err:
+        # The database went away mid-command; the ledger and page transactions keep the data whole.
+        log.debug("database error", exc_info=True)
+        print(f"papers-bot: the database failed mid-command ({describe_db_error(err)}); "
+              "nothing half-written was kept, run the command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -98,7 +98,7 @@ def upgrade(engine: Engine) -> None:
                 command.upgrade(_alembic_config(connection), "head")
         except Exception as exc:  # noqa: BLE001 - turned into one clear message
             if _is_connection_error(exc):
-                raise DatabaseUnavailable(f"cannot open the database: {_describe(exc)}") from exc
+                raise DatabaseUnavailable(f"cannot open the database: {describe_db_error(exc)}") from exc
             raise
 
 
@@ -113,7 +113,8 @@ def _is_connection_error(exc: Exception) -> bool:
     return isinstance(exc, OperationalError)
 
 
-def _describe(exc: Exception) -> str:
+def describe_db_error(exc: Exception) -> str:
+    """The driver's first line, for an operator; never the URL."""
     # The first line of the driver's message, never the URL (it may carry a password).
     orig = getattr(exc, "orig", exc)
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
@@ -125,4 +126,4 @@ def check_database(engine: Engine) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001
-        raise DatabaseUnavailable(f"database check failed: {_describe(exc)}") from exc
+        raise DatabaseUnavailable(f"database check failed: {describe_db_error(exc)}") from exc

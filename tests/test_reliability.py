@@ -96,3 +96,20 @@ def test_healthz_fails_while_the_database_is_down(slack_settings, store):
         stop()
     assert response.status_code == 503
     assert response.json()["ok"] is False and "database check failed" in response.json()["database"]
+
+
+def test_database_dying_mid_command_is_one_line_not_a_traceback(env, monkeypatch, capsys):
+    from sqlalchemy.exc import OperationalError
+
+    from bot import digest
+
+    def connection_lost(*args, **kwargs):
+        raise OperationalError("SELECT …", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(digest, "select_digest", connection_lost)
+    assert main(["digest", "--dry-run", "--no-fetch", "--date", "2025-03-21"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "papers-bot: the database failed mid-command (server closed the connection unexpectedly); "
+        "nothing half-written was kept, run the command again"
+    )
