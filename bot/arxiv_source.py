@@ -38,6 +38,10 @@ class ArxivUnavailable(Exception):
     """arXiv did not give a usable answer after every retry."""
 
 
+class ArxivQueryRefused(ArxivUnavailable):
+    """arXiv answered a 4xx: the query itself is wrong, so retrying or waiting will not help."""
+
+
 class BadEntry(ValueError):
     """One feed entry lacks a field we need; it is skipped, the batch goes on."""
 
@@ -101,9 +105,15 @@ def records_from_results(results) -> Iterator[PaperRecord | BadEntry]:
             yield bad
 
 
+_QUERY_NOISE_RE = re.compile(r"[^\w\s]+")
+_CATEGORY_RE = re.compile(r"^[A-Za-z-]+(?:\.[A-Za-z-]+)?$")
+MAX_TERM_CHARS = 100
+
+
 def _phrase(term: str) -> str:
-    # arXiv's search treats `-` as a separator; quoting keeps multi-word keywords together.
-    cleaned = collapse_whitespace(term.replace('"', " ").replace("-", " "))
+    # Only letters, digits and spaces reach arXiv: a topic typed in Slack may hold `(`, `:` or quotes, which
+    # arXiv's query syntax would refuse. `-` becomes a space, as arXiv's own tokenizer treats it.
+    cleaned = collapse_whitespace(_QUERY_NOISE_RE.sub(" ", term))[:MAX_TERM_CHARS].strip()
     return f'"{cleaned}"' if " " in cleaned else cleaned
 
 
@@ -112,10 +122,10 @@ def build_query(
 ) -> str:
     """ONE query for the topic: keywords over title and abstract, OR-ed; categories; the window."""
     parts = []
-    terms = [_phrase(k) for k in keywords if k.strip()]
+    terms = list(dict.fromkeys(t for t in (_phrase(k) for k in keywords) if t))
     if terms:
         parts.append("(" + " OR ".join(f"ti:{t} OR abs:{t}" for t in terms) + ")")
-    cats = [c.strip() for c in categories if c.strip()]
+    cats = [c.strip() for c in categories if _CATEGORY_RE.match(c.strip())]
     if cats:
         parts.append("(" + " OR ".join(f"cat:{c}" for c in cats) + ")")
     parts.append(f"submittedDate:[{since:%Y%m%d}0000 TO {until:%Y%m%d}2359]")
@@ -203,7 +213,7 @@ class PoliteArxivClient(arxiv.Client):
                 last_error = f"HTTP {err.status}"
                 retry_after = _retry_after_seconds(self._session.last_response)
                 if err.status < 500 and err.status not in (408, 429):
-                    raise ArxivUnavailable(f"arXiv refused the query ({last_error})") from err
+                    raise ArxivQueryRefused(f"arXiv refused the query ({last_error})") from err
             except arxiv.UnexpectedEmptyPageError:
                 last_error = "an unexpectedly empty page"
             except requests.Timeout:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
+from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             secrets=(settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token),
         )
         return COMMANDS[args.command](settings, args)
-    except (ConfigError, DatabaseUnavailable, ArxivUnavailable) as err:
+    except (ConfigError, DatabaseUnavailable, ArxivUnavailable, SlackUnavailable) as err:
         print(f"papers-bot: {err}", file=sys.stderr)
         return 2
     except OperationalError as err:

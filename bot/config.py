@@ -50,7 +50,7 @@ def normalise_database_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = "sqlite:///papers.db"
+    database_url: str = field(default="sqlite:///papers.db", repr=False)  # may carry a password
     arxiv_api_url: str = ARXIV_DEFAULT_API_URL
     arxiv_delay_seconds: float = 3.0
     arxiv_timeout_seconds: float = 30.0

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.arxiv_source import ArxivQueryRefused
 from bot.config import Settings
 from bot.render_blocks import digest as blocks
 from bot.topics import Topic, is_on_topic, matched_keywords
@@ -219,8 +220,13 @@ def refresh_papers(factory: sessionmaker[Session], source, settings: Settings, *
     since, until = ingest.default_window(digest_date, settings.digest_lookback_days)
     reports = []
     for topic in topics:
-        reports.append(ingest.fetch_window(factory, source, keywords=topic.keywords, categories=topic.categories,
-                                           since=since, until=until))
+        try:
+            reports.append(ingest.fetch_window(factory, source, keywords=topic.keywords,
+                                               categories=topic.categories, since=since, until=until))
+        except ArxivQueryRefused as err:
+            # One channel's odd topic must not hold back the others' digests, nor read as an outage.
+            log.error("arXiv refused the query for topic %s: %s; its digest uses the papers already stored",
+                      ", ".join(topic.keywords), err)
     return reports
 
 

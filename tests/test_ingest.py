@@ -220,3 +220,24 @@ def test_cli_rejects_bad_setting_naming_the_variable(env, monkeypatch, capsys):
 def test_cli_missing_file_is_one_line(env, capsys, tmp_path):
     assert main(["fetch", "--from-file", str(tmp_path / "nope.xml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_query_keeps_odd_topic_text_out_of_arxiv_syntax():
+    query = build_query(keywords=['c++ (fast):', '"quoted"', "   ", "kv-cache"], categories=["cs.LG", "bad)cat"],
+                        since=date(2025, 3, 20), until=date(2025, 3, 21))
+    assert query == (
+        '(ti:"c fast" OR abs:"c fast" OR ti:quoted OR abs:quoted OR ti:"kv cache" OR abs:"kv cache") '
+        "AND (cat:cs.LG) AND submittedDate:[202503200000 TO 202503212359]"
+    )
+
+
+def test_a_topic_arxiv_refuses_does_not_hold_back_other_channels(store, settings, fake_arxiv):
+    from bot import digest
+
+    settings = dataclasses.replace(settings, arxiv_api_url=fake_arxiv.url)
+    digest.edit_channel_topic(store.session_factory, settings, "C0ODD", field_name="keywords", terms=["odd topic"])
+    fake_arxiv.faults = ["400"]  # the first topic's query is refused outright: no retry, no outage
+    reports = digest.refresh_papers(store.session_factory, ArxivSource.from_settings(settings), settings,
+                                    channels=["C0ODD", "C0DIGEST"], digest_date=date(2025, 3, 21))
+    assert [r.counts.new for r in reports] == [SEED_COUNT]
+    assert [r.status for r in fake_arxiv.requests] == [400, 200]

@@ -9,7 +9,7 @@ import requests
 from bot.app import Services, build_bolt_app, build_store, build_wsgi_app, make_http_server
 from bot.cli import main
 from bot.config import Settings
-from bot.logs import RedactSecrets, configure_logging
+from bot.logs import configure_logging
 from tests.conftest import run_server_in_thread
 from tests.fakes.slack_api import BOT_TOKEN
 from tests.slack_requests import SIGNING_SECRET, event_body, post, slash_command_body
@@ -19,7 +19,7 @@ def test_wrong_content_type_is_refused_before_anything_runs(slack_server, fake_s
     body = slash_command_body("help", response_url=fake_slack.response_url())
     response = post(f"{slack_server}/slack/events", body, content_type="text/plain")
     assert response.status_code == 415
-    assert fake_slack.calls == []
+    assert [c.method for c in fake_slack.calls] == ["auth.test"]  # the start-up check only
 
 
 def test_slack_retry_of_an_event_has_no_second_effect(slack_server, fake_slack):
@@ -37,23 +37,23 @@ def test_forged_retry_is_still_refused(slack_server):
     assert response.status_code == 401
 
 
-def test_secrets_never_reach_logs_or_replies(slack_server, fake_slack, caplog):
-    caplog.set_level(logging.DEBUG)
-    root = logging.getLogger()
-    redactor = RedactSecrets([BOT_TOKEN, SIGNING_SECRET])
-    caplog.handler.addFilter(redactor)
+def test_secrets_never_reach_logs_or_replies(slack_server, fake_slack, capsys):
+    # The logging the CLI installs, at DEBUG, while Slack refuses the token and a forged request arrives.
+    configure_logging("DEBUG", secrets=[BOT_TOKEN, SIGNING_SECRET])
     try:
         fake_slack.token = "xoxb-some-other-token"  # every Web API call now fails with invalid_auth
         body = slash_command_body("help", response_url=fake_slack.response_url())
         response = post(f"{slack_server}/slack/events", body)
         bad = post(f"{slack_server}/slack/events", body, secret="forged")
+        fake_slack.wait_for("response_url")
         logging.getLogger("test").error("leak attempt %s / %s", BOT_TOKEN, SIGNING_SECRET)
+        err = capsys.readouterr().err
     finally:
-        caplog.handler.removeFilter(redactor)
-    text = caplog.text + response.text + bad.text
-    assert BOT_TOKEN not in text and SIGNING_SECRET not in text
-    assert "[redacted] / [redacted]" in caplog.text
-    assert root is logging.getLogger()
+        logging.getLogger().handlers.clear()
+    assert "slack_bolt" in err or "slack_sdk" in err  # the libraries' debug lines were captured
+    assert BOT_TOKEN not in err + response.text + bad.text
+    assert SIGNING_SECRET not in err + response.text + bad.text
+    assert "leak attempt [redacted] / [redacted]" in err
 
 
 def test_token_shaped_strings_are_redacted_by_the_cli_logging(capsys):
@@ -113,3 +113,19 @@ def test_database_dying_mid_command_is_one_line_not_a_traceback(env, monkeypatch
         "papers-bot: the database failed mid-command (server closed the connection unexpectedly); "
         "nothing half-written was kept, run the command again"
     )
+
+
+def test_serve_with_a_token_slack_refuses_says_so_at_start(slack_env, fake_slack, monkeypatch, capsys):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked-token-value")
+    assert main(["serve", "--no-scheduler", "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "papers-bot: Slack refused SLACK_BOT_TOKEN at start-up (invalid_auth)"
+    assert "xoxb-revoked-token-value" not in "\n".join(err)
+
+
+def test_auth_test_runs_once_at_start_not_per_request(slack_server, fake_slack):
+    for _ in range(3):
+        body = slash_command_body("help", response_url=fake_slack.response_url())
+        assert post(f"{slack_server}/slack/events", body).status_code == 200
+    fake_slack.wait_for("response_url", 3)
+    assert len(fake_slack.calls_to("auth.test", ok=None)) == 1

@@ -119,6 +119,8 @@ class FakeArxiv:
             time.sleep(float(fault.split(":")[1]) if ":" in fault else self.stall_seconds)
         if fault == "503":
             status, body = 503, "Service Unavailable"
+        elif fault and fault.isdigit():
+            status, body = int(fault), f"HTTP {fault}"
         elif fault and fault.startswith("429"):
             status, body = 429, "Too Many Requests"
             if ":" in fault:
