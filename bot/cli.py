@@ -229,14 +229,6 @@ def cmd_search(settings: Settings, args) -> int:
     return 0
 
 
-def _not_yet(name: str):
-    def run(settings: Settings, args) -> int:
-        print(f"papers-bot {name}: not yet available in this version", file=sys.stderr)
-        return 3
-
-    return run
-
-
 COMMANDS = {
     "fetch": cmd_fetch,
     "db": cmd_db,

@@ -108,8 +108,9 @@ class DigestJob:
     def _wait_for_arxiv(self, digest_date: date, channels: list[str], err: Exception) -> bool:
         """After arXiv's last retry failed: say so once per channel and try again later (True), or, when
         the retries for today are used up or nothing can schedule them, post from what is stored (False)."""
+        # Only today's count matters; keeping earlier days would grow the dict for the life of the process.
         failures = self.arxiv_failures.get(digest_date, 0) + 1
-        self.arxiv_failures[digest_date] = failures
+        self.arxiv_failures = {digest_date: failures}
         if self.scheduler is None or failures > ARXIV_RETRIES:
             return False
         for channel in channels:

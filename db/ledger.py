@@ -187,10 +187,6 @@ def finish_run(session: Session, *, run_id: int, owner: str, status: str, now: d
                     .values(**values).execution_options(synchronize_session=False))
 
 
-def runs_for_date(session: Session, *, digest_date: date) -> list[RunRecord]:
-    return [_run(r) for r in session.scalars(select(DigestRun).where(DigestRun.digest_date == digest_date))]
-
-
 def mark_notice_posted(session: Session, *, run_id: int) -> None:
     session.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.note.is_(None))
                     .values(note=ARXIV_NOTICE).execution_options(synchronize_session=False))

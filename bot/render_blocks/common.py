@@ -9,7 +9,9 @@ from collections.abc import Sequence
 
 from bot.render_blocks.mrkdwn import (
     ELLIPSIS,
+    MAX_ACTION_ID,
     MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
     escape,
     link,
     truncate,
@@ -69,8 +71,8 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None, u
     element = {
         "type": "button",
         "text": {"type": "plain_text", "text": truncate(text, MAX_BUTTON_TEXT), "emoji": True},
-        "action_id": action_id,
-        "value": value[:2000],
+        "action_id": action_id[:MAX_ACTION_ID],
+        "value": value[:MAX_BUTTON_VALUE],
     }
     if style:
         element["style"] = style
@@ -91,5 +93,5 @@ def paper_buttons(paper: PaperRecord, *, read: bool = False, block_id: str | Non
         "elements": [toggle, button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link)],
     }
     if block_id:
-        block["block_id"] = block_id[:255]
+        block["block_id"] = block_id[:MAX_ACTION_ID]
     return block

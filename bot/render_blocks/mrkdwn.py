@@ -6,14 +6,12 @@ piece of paper or user text goes through `escape` first. Abstracts contain `<` i
 
 from __future__ import annotations
 
-MAX_BLOCKS_MESSAGE = 50
 MAX_BLOCKS_VIEW = 100
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_ACTION_ID = 255
-MAX_CONTEXT_ELEMENTS = 10
 MAX_FALLBACK_TEXT = 40_000
 ELLIPSIS = "…"
 
