@@ -22,8 +22,7 @@ from bot.arxiv_source import ArxivSource, ArxivUnavailable, match_arxiv_id
 from bot.ingest import ingest_records
 from db import papers as paper_store
 from db import reads as read_store
-from db.reads import DigestPaper, ReadRecord
-from db.records import PaperRecord
+from db.records import DigestPaper, PaperRecord, ReadRecord
 from db.session import session_scope
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from db.dialect import insert_for
 from db.models import DigestItem, DigestRun
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
@@ -66,10 +65,6 @@ def _run(row: DigestRun) -> RunRecord:
     )
 
 
-def _insert(session: Session):
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-
-
 def get_run(session: Session, *, channel: str, digest_date: date) -> RunRecord | None:
     row = session.scalar(select(DigestRun).where(DigestRun.channel == channel, DigestRun.digest_date == digest_date))
     return _run(row) if row else None
@@ -86,7 +81,7 @@ def claim_run(
     """
     expires = now + lease
     created = session.execute(
-        _insert(session)(DigestRun)
+        insert_for(session)(DigestRun)
         .values(channel=channel, digest_date=digest_date, status=RUNNING, lease_owner=owner,
                 lease_expires_at=expires, paper_count=0, started_at=now)
         .on_conflict_do_nothing(index_elements=["channel", "digest_date"])
@@ -130,7 +125,7 @@ def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequen
     planned = 0
     for position, arxiv_id in enumerate(dict.fromkeys(arxiv_ids)):
         inserted = session.execute(
-            _insert(session)(DigestItem)
+            insert_for(session)(DigestItem)
             .values(run_id=run_id, channel=channel, arxiv_id=arxiv_id, position=position)
             .on_conflict_do_nothing(index_elements=["channel", "arxiv_id"])
             .returning(DigestItem.id)

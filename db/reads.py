@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, exists, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from db.dialect import insert_for
 from db.models import DigestItem, Paper, Read
 from db.papers import to_record
-from db.records import PaperRecord
-
-
-@dataclass(frozen=True)
-class ReadRecord:
-    paper: PaperRecord
-    source: str
-    read_at: datetime
-
-
-@dataclass(frozen=True)
-class DigestPaper:
-    """A paper posted in a digest of this workspace, with when it was last posted."""
-
-    paper: PaperRecord
-    posted_at: datetime
+from db.records import DigestPaper, ReadRecord
 
 
 def upsert_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str, source: str,
@@ -37,9 +20,8 @@ def upsert_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str, 
 
     INSERT … ON CONFLICT DO NOTHING makes double and concurrent clicks give exactly one row.
     """
-    dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        dialect_insert(Read)
+        insert_for(session)(Read)
         .values(team_id=team_id, user_id=user_id, arxiv_id=arxiv_id, source=source, read_at=read_at)
         .on_conflict_do_nothing(index_elements=["team_id", "user_id", "arxiv_id"])
         .returning(Read.id)

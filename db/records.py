@@ -46,3 +46,20 @@ class UpsertCounts:
         return UpsertCounts(
             self.new + other.new, self.updated + other.updated, self.unchanged + other.unchanged
         )
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """One user's read of a paper: how (button, command, opened, home) and when."""
+
+    paper: PaperRecord
+    source: str
+    read_at: datetime
+
+
+@dataclass(frozen=True)
+class DigestPaper:
+    """A paper posted in a digest of this workspace, with when it was last posted."""
+
+    paper: PaperRecord
+    posted_at: datetime

@@ -17,8 +17,7 @@ from bot.app import build_digest_poster
 from bot.reading import HistoryPage, HomeSummary, ReadOutcome, UnreadOutcome
 from bot.render_blocks import reading as reading_views
 from bot.render_blocks.common import MARK_READ, MARK_UNREAD, SEARCH_SHARE
-from db.reads import DigestPaper, ReadRecord
-from db.records import PaperRecord
+from db.records import DigestPaper, PaperRecord, ReadRecord
 from tests.fakes.slack_api import LIVE_MARKUP, OUR_MARKUP, _limit_errors, mrkdwn_texts
 from tests.slack_requests import block_actions_body, event_body, post, slash_command_body
 

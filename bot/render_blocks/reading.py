@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.reading import HistoryPage, HomeSummary, ReadOutcome, UnreadOutcome
 from bot.render_blocks.common import HISTORY_MORE, MARK_READ, MARK_UNREAD, authors_mrkdwn, button, title_link
 from bot.render_blocks.mrkdwn import MAX_BLOCKS_VIEW, escape, truncate
-from db.reads import ReadRecord
+from db.records import ReadRecord
 
 HISTORY_BLOCK_PREFIX = "history"
 _SOURCE_WORDS = {"button": "Mark read", "command": "/papers read", "opened": "opened the PDF", "home": "App Home"}
