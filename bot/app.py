@@ -30,6 +30,8 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
 
 
 def build_arxiv_source(settings: Settings) -> ArxivSource:
+    """A new arXiv client. A long-running process builds ONE and shares it (Services.arxiv), so the
+    client's lock and 3-second pacing hold for the digest and every `/papers read` lookup together."""
     return ArxivSource.from_settings(settings)
 
 
@@ -38,10 +40,16 @@ def build_arxiv_source(settings: Settings) -> ArxivSource:
 
 @dataclass(frozen=True)
 class Services:
-    """What the listeners may use: settings and the store. Handlers pass these to domain functions."""
+    """What the listeners may use: settings, the store and the process's one arXiv client. Handlers pass
+    these to domain functions. Left out, `arxiv` is built from the settings."""
 
     settings: Settings
     store: Store
+    arxiv: ArxivSource | None = None  # None: __post_init__ builds it from settings, so it is never None after
+
+    def __post_init__(self) -> None:
+        if self.arxiv is None:
+            object.__setattr__(self, "arxiv", build_arxiv_source(self.settings))
 
 
 def build_web_client(settings: Settings):
@@ -96,15 +104,17 @@ def build_digest_poster(settings: Settings) -> SlackPoster:
     return SlackPoster(build_web_client(settings))
 
 
-def build_scheduler(settings: Settings, store: Store, *, blocking: bool):
-    """The digest scheduler (bot.scheduler): fetch from arXiv, then post through Slack, on DIGEST_* times."""
+def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: ArxivSource | None = None):
+    """The digest scheduler (bot.scheduler): fetch from arXiv, then post through Slack, on DIGEST_* times.
+
+    Pass the process's arXiv client (Services.arxiv) when the listeners run in the same process."""
     from bot import scheduler
 
     job = scheduler.DigestJob(
         settings=settings,
         factory=store.session_factory,
         poster=build_digest_poster(settings),
-        source_factory=lambda: build_arxiv_source(settings),
+        arxiv=arxiv or build_arxiv_source(settings),
     )
     return scheduler.build_scheduler(job, blocking=blocking)
 

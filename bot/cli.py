@@ -135,7 +135,7 @@ def cmd_serve(settings: Settings, args) -> int:
     if not args.no_scheduler:
         from bot.scheduler import describe
 
-        scheduler = app.build_scheduler(settings, store, blocking=False)
+        scheduler = app.build_scheduler(settings, store, blocking=False, arxiv=services.arxiv)
         scheduler.start()
         log.info("%s (in this process; use --no-scheduler with a separate clock process)", describe(scheduler))
     if args.socket or settings.slack_app_token:

@@ -25,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import digest
-from bot.arxiv_source import ArxivUnavailable
+from bot.arxiv_source import ArxivSource, ArxivUnavailable
 from bot.config import Settings
 from db import ledger
 from db.session import session_scope
@@ -64,7 +64,7 @@ class DigestJob:
     settings: Settings
     factory: sessionmaker[Session]
     poster: digest.MessagePoster
-    source_factory: Callable[[], object] | None  # builds an ArxivSource; None skips fetching (tests, offline)
+    arxiv: ArxivSource | None  # the process's one arXiv client; None skips fetching (tests, offline)
     pace_seconds: float = digest.PACE_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     scheduler: BaseScheduler | None = None
@@ -80,9 +80,9 @@ class DigestJob:
             log.warning("no digest channel: set DIGEST_CHANNEL (or store a channel topic) to post digests")
             return []
         digest_date = digest.today_in(self.settings, self.clock())
-        if self.source_factory is not None:
+        if self.arxiv is not None:
             try:
-                digest.refresh_papers(self.factory, self.source_factory(), self.settings, channels=channels,
+                digest.refresh_papers(self.factory, self.arxiv, self.settings, channels=channels,
                                       digest_date=digest_date)
             except ArxivUnavailable as err:
                 if self._wait_for_arxiv(digest_date, channels, err):

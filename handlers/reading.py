@@ -9,18 +9,11 @@ import functools
 import logging
 
 from bot import reading
-from bot.app import build_arxiv_source
 from bot.render_blocks import reading as views
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on my side; please try again in a moment."
-
-
-@functools.lru_cache(maxsize=4)
-def arxiv_source_for(settings):
-    """One arXiv client per process, so its one-connection-at-a-time lock covers every lookup."""
-    return build_arxiv_source(settings)
 
 
 def user_text_on_failure(reply):
@@ -47,7 +40,7 @@ def _who(command: dict) -> dict:
 def read_command(services, command: dict, args: str) -> dict:
     outcome = reading.mark_read(
         services.store.session_factory, **_who(command), arxiv_id=args, source="command",
-        arxiv=arxiv_source_for(services.settings),
+        arxiv=services.arxiv,  # the process's one client, shared with the digest job
     )
     return views.read_confirmation(outcome)
 

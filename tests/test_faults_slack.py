@@ -180,7 +180,7 @@ def test_a_scheduled_digest_stopped_by_a_slack_outage_is_retried_later_that_day(
     from bot.scheduler import DigestJob, build_scheduler
 
     job = DigestJob(settings=slack_settings, factory=seeded.session_factory,
-                    poster=build_digest_poster(slack_settings), source_factory=None, pace_seconds=0,
+                    poster=build_digest_poster(slack_settings), arxiv=None, pace_seconds=0,
                     clock=lambda: datetime(2025, 3, 21, 10, 0, tzinfo=UTC))
     build_scheduler(job, blocking=False)
     fake_slack.faults["chat.postMessage"] = ["", "", "503", "503", "503"]

@@ -58,7 +58,7 @@ def job(store, slack_settings, fake_slack):
     settings = dataclasses.replace(slack_settings, digest_keywords=Topic(("KV cache",)).keywords)
     state = {"now": datetime(2025, 3, 21, 10, 0, tzinfo=UTC)}
     digest_job = DigestJob(settings=settings, factory=store.session_factory, poster=build_digest_poster(settings),
-                           source_factory=None, pace_seconds=0, clock=lambda: state["now"])
+                           arxiv=None, pace_seconds=0, clock=lambda: state["now"])
     digest_job.state = state
     return digest_job
 
@@ -132,7 +132,7 @@ def arxiv_job(job, fake_arxiv):
 
     job.settings = dataclasses.replace(job.settings, arxiv_api_url=fake_arxiv.url, arxiv_max_retries=0,
                                        arxiv_delay_seconds=0.01)
-    job.source_factory = lambda: build_arxiv_source(job.settings)
+    job.arxiv = build_arxiv_source(job.settings)
     build_scheduler(job, blocking=False)
     return job
 
