@@ -26,7 +26,7 @@ DEFAULT_KEYWORDS = (
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 ARXIV_DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 ARXIV_MAX_PAGE_SIZE = 2000  # arXiv's terms: at most 2,000 results a page.
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order: Monday is 0
 
 
 class ConfigError(Exception):
@@ -145,6 +145,6 @@ def _check_timezone(raw: str) -> str:
 
 def _check_days(raw: str) -> str:
     days = [d.strip().lower() for d in raw.split(",") if d.strip()]
-    if not days or any(d not in _WEEKDAYS for d in days):
+    if not days or any(d not in WEEKDAYS for d in days):
         raise ConfigError(f"DIGEST_DAYS must be a comma list of mon..sun, got {raw!r}")
     return ",".join(days)

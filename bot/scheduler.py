@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import digest
 from bot.arxiv_source import ArxivSource, ArxivUnavailable
-from bot.config import Settings
+from bot.config import WEEKDAYS, Settings
 from db import ledger
 from db.session import session_scope
 
@@ -41,7 +41,6 @@ CATCH_UP_DELAY = timedelta(seconds=5)
 # after this many retries posts from the papers already stored rather than stay silent all day.
 ARXIV_RETRY_DELAY = timedelta(minutes=30)
 ARXIV_RETRIES = 4
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def digest_trigger(settings: Settings) -> CronTrigger:
@@ -54,7 +53,7 @@ def digest_trigger(settings: Settings) -> CronTrigger:
 
 
 def is_digest_day(settings: Settings, day: date) -> bool:
-    return _WEEKDAYS[day.weekday()] in settings.digest_days.split(",")
+    return WEEKDAYS[day.weekday()] in settings.digest_days.split(",")
 
 
 @dataclass

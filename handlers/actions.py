@@ -8,43 +8,14 @@ clicks in the App Home re-publish the home view instead.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from bot import reading
 from bot.render_blocks import reading as views
 from bot.render_blocks.common import HISTORY_MORE, MARK_READ, MARK_UNREAD, OPEN_PDF
+from handlers.common import Click, ack_now, failure_reply
 from handlers.events import publish_home
-from handlers.reading import APOLOGY
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Click:
-    team_id: str
-    user_id: str
-    value: str
-    block_id: str | None
-    in_home: bool
-    channel_id: str | None
-    thread_ts: str | None
-    has_response_url: bool
-
-    @classmethod
-    def from_body(cls, body: dict) -> Click:
-        action = (body.get("actions") or [{}])[0]
-        container = body.get("container") or {}
-        user = body.get("user") or {}
-        return cls(
-            team_id=(body.get("team") or {}).get("id") or user.get("team_id", ""),
-            user_id=user.get("id", ""),
-            value=action.get("value") or "",
-            block_id=action.get("block_id"),
-            in_home=container.get("type") == "view" and (body.get("view") or {}).get("type", "home") == "home",
-            channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
-            thread_ts=container.get("thread_ts"),
-            has_response_url=bool(body.get("response_url")),
-        )
 
 
 def _tell_clicker(click: Click, client, respond, reply: dict) -> None:
@@ -65,11 +36,8 @@ def _run(services, body: dict, client, respond, work) -> None:
     try:
         work(click)
         return
-    except reading.ReadingError as err:
-        reply = views.error_message(str(err))
-    except Exception:
-        log.exception("click handling failed")
-        reply = views.message(APOLOGY)
+    except Exception as err:  # noqa: BLE001 - becomes a note to the clicker; unexpected ones are logged
+        reply = failure_reply(err, doing="click handling")
     if click.in_home:
         log.warning("App Home click by %s failed: %s", click.user_id, reply["text"])
     else:
@@ -78,9 +46,6 @@ def _run(services, body: dict, client, respond, work) -> None:
 
 def register(app, services) -> None:
     factory = services.store.session_factory
-
-    def ack_now(ack):
-        ack()
 
     def refresh_home(click: Click, client) -> None:
         publish_home(services, client, team_id=click.team_id, user_id=click.user_id)

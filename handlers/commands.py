@@ -12,12 +12,12 @@ which answers through `respond` (the response_url). Routing:
   or before an arXiv id;
 - anything else is a search.
 
-Domain errors become user text in one place, `_user_text_on_failure`; nothing reaches Slack as a 5xx.
+Domain errors become user text in one place, `handlers.common.user_text_on_failure`; nothing reaches
+Slack as a 5xx.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 
@@ -25,30 +25,14 @@ from bot import search
 from bot.reading import BadPaperRef, parse_paper_ref
 from bot.render_blocks import help as help_views
 from bot.render_blocks import search as views
-from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE
+from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
 from handlers import reading, topic
+from handlers.common import Click, ack_now, user_text_on_failure
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, something went wrong on my side; please try again in a moment."
 SUBCOMMANDS = ("help", "topic", "read", "unread", "history", "search")
 _ARXIV_ID = re.compile(r"[a-z][a-z.-]*/\d{7}|\d{4}\.\d{4,5}", re.IGNORECASE)
-
-
-def _user_text_on_failure(reply):
-    """The one place where failures become what the user reads: a domain error's own message, or an apology."""
-
-    @functools.wraps(reply)
-    def wrapper(*args, **kwargs) -> dict:
-        try:
-            return reply(*args, **kwargs)
-        except search.SearchError as err:
-            return views.problem_message(str(err))
-        except Exception:
-            log.exception("%s failed", reply.__name__)
-            return views.problem_message(APOLOGY)
-
-    return wrapper
 
 
 def _one_edit_apart(word: str, name: str) -> bool:
@@ -103,11 +87,11 @@ def search_reply(services, *, query: str, offset: int, team_id: str | None, user
     if page.total == 0:
         return views.no_matches_message(page.query)
     if not page.hits:  # a More button from before the index shrank
-        return views.problem_message("There are no more results for that search.")
+        return problem_message("There are no more results for that search.")
     return views.results_message(page)
 
 
-@_user_text_on_failure
+@user_text_on_failure
 def papers_reply(services, command: dict) -> dict:
     """The reply to one `/papers` command, as keyword arguments for `respond`."""
     kind, args = route(command.get("text") or "")
@@ -131,58 +115,46 @@ def papers_reply(services, command: dict) -> dict:
                         user_id=command.get("user_id"))
 
 
-@_user_text_on_failure
+@user_text_on_failure
 def more_reply(services, body: dict) -> dict:
-    action = (body.get("actions") or [{}])[0]
-    parsed = views.parse_more_value(action.get("value"))
+    click = Click.from_body(body)
+    parsed = views.parse_more_value(click.value)
     if parsed is None:
-        return views.problem_message("That button no longer works; please run the search again.")
+        return problem_message("That button no longer works; please run the search again.")
     query, offset = parsed
-    reply = search_reply(services, query=query, offset=offset, team_id=_team_of(body),
-                         user_id=(body.get("user") or {}).get("id"))
+    reply = search_reply(services, query=query, offset=offset, team_id=click.team_id, user_id=click.user_id)
     return {**reply, "replace_original": True}
 
 
-def _team_of(body: dict) -> str | None:
-    return (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-
-
-def _channel_of(body: dict) -> str | None:
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-
-
-@_user_text_on_failure
+@user_text_on_failure
 def share(services, body: dict, client) -> dict | None:
     """Post one result to the channel for everyone; returns a note for the sharer only when it fails."""
     from slack_sdk.errors import SlackApiError
 
-    action = (body.get("actions") or [{}])[0]
-    arxiv_id = (action.get("value") or "")[:64]
+    click = Click.from_body(body)
+    arxiv_id = click.value[:64]
     paper = search.find_paper(services.store.session_factory, arxiv_id=arxiv_id) if arxiv_id else None
     if paper is None:
-        return views.problem_message("That paper is no longer in the store; run the search again.")
-    channel = _channel_of(body)
+        return problem_message("That paper is no longer in the store; run the search again.")
+    channel = click.channel_id
     if not channel:
-        return views.problem_message("I can't tell which channel to share it in.")
-    message = views.shared_paper_message(paper, shared_by=(body.get("user") or {}).get("id", ""))
+        return problem_message("I can't tell which channel to share it in.")
+    message = views.shared_paper_message(paper, shared_by=click.user_id)
     try:
         client.chat_postMessage(channel=channel, **message)
     except SlackApiError as err:
         error = err.response.get("error", "") if err.response is not None else ""
         log.warning("share to %s failed: %s", channel, error)
         if error in ("not_in_channel", "channel_not_found", "is_archived", "restricted_action"):
-            return views.problem_message(
+            return problem_message(
                 "I can't post in this channel. Invite me with `/invite @papers-bot` and try again "
                 "(private channels and direct messages need that)."
             )
-        return views.problem_message("Slack didn't take the shared message; please try again in a moment.")
+        return problem_message("Slack didn't take the shared message; please try again in a moment.")
     return None
 
 
 def register(app, services) -> None:
-    def ack_now(ack):
-        ack()
-
     def answer_papers(command, respond):
         respond(**papers_reply(services, command))
 

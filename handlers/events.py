@@ -6,6 +6,7 @@ import logging
 
 from bot import reading
 from bot.render_blocks import reading as views
+from handlers.common import ack_now
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +21,6 @@ def publish_home(services, client, *, team_id: str, user_id: str) -> None:
 
 
 def register(app, services) -> None:
-    def ack_now(ack):
-        ack()
-
     def on_app_home_opened(body, event, client):
         if event.get("tab") != "home":
             return  # the Messages tab needs nothing from us

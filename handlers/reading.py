@@ -5,31 +5,9 @@ The /papers router (handlers/commands.py) acks, then calls these and responds; t
 
 from __future__ import annotations
 
-import functools
-import logging
-
 from bot import reading
 from bot.render_blocks import reading as views
-
-log = logging.getLogger(__name__)
-
-APOLOGY = "Sorry, something went wrong on my side; please try again in a moment."
-
-
-def user_text_on_failure(reply):
-    """Domain errors become their message; anything unexpected is logged and becomes a short apology."""
-
-    @functools.wraps(reply)
-    def wrapper(*args, **kwargs) -> dict:
-        try:
-            return reply(*args, **kwargs)
-        except reading.ReadingError as err:
-            return views.error_message(str(err))
-        except Exception:
-            log.exception("%s failed", reply.__name__)
-            return views.message(APOLOGY)
-
-    return wrapper
+from handlers.common import user_text_on_failure
 
 
 def _who(command: dict) -> dict:

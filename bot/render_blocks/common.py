@@ -1,4 +1,5 @@
-"""Pieces every paper-showing message shares: title link, authors, buttons, highlighted text.
+"""Pieces every message shares: section and context blocks, the escaped problem reply, and for papers the
+title link, authors, buttons and highlighted text.
 
 Action ids live here so the digest, search results, history and App Home all send the same clicks.
 """
@@ -12,6 +13,8 @@ from bot.render_blocks.mrkdwn import (
     MAX_ACTION_ID,
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
+    MAX_SECTION_TEXT,
+    entity_safe_prefix,
     escape,
     link,
     truncate,
@@ -25,6 +28,26 @@ SEARCH_MORE = "search_more"
 SEARCH_SHARE = "search_share"
 HISTORY_MORE = "history_more"
 MAX_AUTHORS_SHOWN = 3
+
+
+def section(text: str, *, accessory: dict | None = None, block_id: str | None = None) -> dict:
+    """A mrkdwn section; `text` must already be escaped. Slack refuses more than 3,000 characters."""
+    block: dict = {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}}
+    if accessory:
+        block["accessory"] = accessory
+    if block_id:
+        block["block_id"] = block_id[:MAX_ACTION_ID]
+    return block
+
+
+def context(text: str) -> dict:
+    """A context block with one mrkdwn element; `text` must already be escaped."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}]}
+
+
+def problem_message(message: str) -> dict:
+    """An ephemeral reply carrying a domain error's plain-text message (it may quote the user's input), escaped."""
+    return {"response_type": "ephemeral", "text": escape(message)}
 
 
 def authors_mrkdwn(authors: Sequence[str], *, shown: int = MAX_AUTHORS_SHOWN) -> str:
@@ -59,11 +82,7 @@ def highlight_mrkdwn(text: str, spans: Sequence[tuple[int, int]], *, limit: int)
         position = end
     tail = escape(text[position:])
     if size + len(tail) > limit:
-        cut = tail[: max(limit - 1 - size, 0)]
-        amp = cut.rfind("&")
-        if amp != -1 and ";" not in cut[amp:]:
-            cut = cut[:amp]
-        return "".join(out) + cut + ELLIPSIS
+        return "".join(out) + entity_safe_prefix(tail, limit - 1 - size) + ELLIPSIS
     return "".join(out) + tail
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.render_blocks.common import authors_mrkdwn, highlight_mrkdwn, paper_buttons, title_link
+from bot.render_blocks.common import authors_mrkdwn, context, highlight_mrkdwn, paper_buttons, section, title_link
 from bot.render_blocks.mrkdwn import (
     ELLIPSIS,
     MAX_FALLBACK_TEXT,
@@ -31,14 +31,6 @@ _SECTION_BUDGET = MAX_SECTION_TEXT - 100
 _LIST_TITLE_CHARS = 90
 _FALLBACK_TITLE_CHARS = 200
 _MAX_TITLE_SECTIONS = 10  # up to ~300 titles; the parent stays far below 50 blocks
-
-
-def _section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}}
-
-
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}]}
 
 
 def _plural(count: int, word: str) -> str:
@@ -82,9 +74,9 @@ def digest_parent_message(digest: Digest, *, papers_per_reply: int) -> dict:
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(f"arXiv digest · {day}", MAX_HEADER_TEXT),
                                     "emoji": True}},
-        _section(f"*{_plural(count, 'new paper')}* on this channel's topic\n*Matched:* {counts or '—'}"),
-        *(_section(text) for text in title_list_sections(digest.entries)),
-        _context(f"The papers follow in this thread, {papers_per_reply} to a reply."),
+        section(f"*{_plural(count, 'new paper')}* on this channel's topic\n*Matched:* {counts or '—'}"),
+        *(section(text) for text in title_list_sections(digest.entries)),
+        context(f"The papers follow in this thread, {papers_per_reply} to a reply."),
     ]
     fallback = f"arXiv digest {day}: {_plural(count, 'new paper')}" + (f" ({counts})" if counts else "")
     return {"text": truncate(fallback, MAX_FALLBACK_TEXT), "blocks": blocks}
@@ -102,9 +94,9 @@ def paper_blocks(entry: DigestEntry, keywords: Sequence[str]) -> list[dict]:
     abstract = highlight_mrkdwn(paper.abstract, find_spans(paper.abstract, keywords), limit=_SECTION_BUDGET)
     matched = ", ".join(escape(k) for k in entry.matched) or "—"
     return [
-        _section(head[:MAX_SECTION_TEXT]),
-        _section(abstract),
-        _context(f"matched: {matched}"),
+        section(head[:MAX_SECTION_TEXT]),
+        section(abstract),
+        context(f"matched: {matched}"),
         paper_buttons(paper, block_id=f"digest:{paper.arxiv_id}"),
     ]
 
@@ -122,12 +114,12 @@ def digest_reply_message(entries: Sequence[DigestEntry], keywords: Sequence[str]
 
 def arxiv_unavailable_message(digest_date: date) -> dict:
     text = f"arXiv is unavailable right now; the digest for {digest_date.isoformat()} will follow."
-    return {"text": text, "blocks": [_section(text)]}
+    return {"text": text, "blocks": [section(text)]}
 
 
 def empty_digest_message(digest_date: date) -> dict:
     text = f"arXiv digest · {digest_date.isoformat()}: no new papers on this channel's topic today."
-    return {"text": text, "blocks": [_section(text)]}
+    return {"text": text, "blocks": [section(text)]}
 
 
 TOPIC_USAGE = (
@@ -141,7 +133,7 @@ TOPIC_USAGE = (
 
 def topic_problem(message: str) -> dict:
     text = f"{escape(message)}\n{TOPIC_USAGE}"
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
 
 
 def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_channel: bool, schedule: str,
@@ -165,4 +157,4 @@ def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_cha
     text = "\n".join(lines)
     if len(text) > _SECTION_BUDGET:
         text = text[:_SECTION_BUDGET] + ELLIPSIS
-    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.render_blocks.common import section
 from bot.render_blocks.mrkdwn import escape, truncate
 
 USAGE = "\n".join([
@@ -25,7 +26,7 @@ def usage_message() -> dict:
     return {
         "response_type": "ephemeral",
         "text": "/papers: search arXiv abstracts, or topic, read, unread, history, help",
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": USAGE}}],
+        "blocks": [section(USAGE)],
     }
 
 

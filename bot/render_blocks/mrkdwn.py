@@ -26,16 +26,21 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
 
 
+def entity_safe_prefix(escaped: str, length: int) -> str:
+    """At most `length` characters of escaped text, never ending inside an `&amp;`-style entity."""
+    cut = escaped[: max(length, 0)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut
+
+
 def truncate_escaped(raw: str, limit: int) -> str:
     """Escape `raw` and cut it to `limit` characters without splitting an `&amp;`-style entity."""
     escaped = escape(raw)
     if len(escaped) <= limit:
         return escaped
-    cut = escaped[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut.rstrip() + ELLIPSIS
+    return entity_safe_prefix(escaped, limit - 1).rstrip() + ELLIPSIS
 
 
 def link(url: str, label: str) -> str:

@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.reading import HistoryPage, HomeSummary, ReadOutcome, UnreadOutcome
-from bot.render_blocks.common import HISTORY_MORE, MARK_READ, MARK_UNREAD, authors_mrkdwn, button, title_link
+from bot.render_blocks.common import (
+    HISTORY_MORE,
+    MARK_READ,
+    MARK_UNREAD,
+    authors_mrkdwn,
+    button,
+    context,
+    section,
+    title_link,
+)
 from bot.render_blocks.mrkdwn import MAX_BLOCKS_VIEW, escape, truncate
 from db.records import ReadRecord
 
@@ -23,27 +32,9 @@ def slack_date(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
-def _section(text: str, *, accessory: dict | None = None, block_id: str | None = None) -> dict:
-    block: dict = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-    if accessory:
-        block["accessory"] = accessory
-    if block_id:
-        block["block_id"] = block_id[:255]
-    return block
-
-
-def _context(text: str) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
 def message(text: str) -> dict:
     """A plain ephemeral reply (errors, apologies); `text` is already safe mrkdwn written by us."""
     return {"response_type": "ephemeral", "text": text}
-
-
-def error_message(text: str) -> dict:
-    """A domain error's plain-text message (it may quote the user's input), escaped."""
-    return message(escape(text))
 
 
 def read_confirmation(outcome: ReadOutcome) -> dict:
@@ -55,7 +46,7 @@ def read_confirmation(outcome: ReadOutcome) -> dict:
         head = f"✓ Already in your reads since {slack_date(outcome.read_at)}: {title_link(paper)}"
         fallback = f"Already in your reads: {truncate(paper.title, 200)}"
     undo = button("Mark unread", MARK_UNREAD, paper.arxiv_id)
-    return {"response_type": "ephemeral", "text": escape(fallback), "blocks": [_section(head, accessory=undo)]}
+    return {"response_type": "ephemeral", "text": escape(fallback), "blocks": [section(head, accessory=undo)]}
 
 
 def unread_confirmation(outcome: UnreadOutcome) -> dict:
@@ -64,7 +55,7 @@ def unread_confirmation(outcome: UnreadOutcome) -> dict:
         return message(f"There is no paper `{escape(outcome.arxiv_id)}` in your reads.")
     if not outcome.was_read:
         return message(f"{label} was not in your reads.")
-    blocks = [_section(f"Marked unread: {label}")]
+    blocks = [section(f"Marked unread: {label}")]
     if outcome.paper is not None:
         blocks[0]["accessory"] = button("Mark read", MARK_READ, outcome.paper.arxiv_id, style="primary")
     return {"response_type": "ephemeral", "text": f"Marked unread: {escape(outcome.arxiv_id)}", "blocks": blocks}
@@ -106,11 +97,11 @@ def history_message(page: HistoryPage) -> dict:
     if not page.reads:
         return message(f"No more reads: you have {page.total} in all.")
     first, last = page.offset + 1, page.offset + len(page.reads)
-    blocks = [_section(f"*Your reads* — {first}–{last} of {page.total}, newest first")]
+    blocks = [section(f"*Your reads* — {first}–{last} of {page.total}, newest first")]
     for read in page.reads:
         unread = button("Unread", MARK_UNREAD, read.paper.arxiv_id)
         block_id = history_block_id(page, read.paper.arxiv_id)
-        blocks.append(_section(_read_line(read), accessory=unread, block_id=block_id))
+        blocks.append(section(_read_line(read), accessory=unread, block_id=block_id))
     if page.has_more:
         blocks.append({"type": "actions", "block_id": "history_more",
                        "elements": [button("More", HISTORY_MORE, history_more_value(page))]})
@@ -121,17 +112,17 @@ def home_view(summary: HomeSummary) -> dict:
     """The App Home: counts, recent reads (with Unread) and unread recent digest papers (with Mark read)."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your papers", "emoji": True}},
-        _section(f"*{summary.read_this_week}* read this week · *{summary.read_total}* read in total"),
+        section(f"*{summary.read_this_week}* read this week · *{summary.read_total}* read in total"),
         {"type": "divider"},
-        _section("*Recent reads*"),
+        section("*Recent reads*"),
     ]
     if summary.recent_reads:
         for read in summary.recent_reads:
-            blocks.append(_section(_read_line(read), accessory=button("Unread", MARK_UNREAD, read.paper.arxiv_id)))
+            blocks.append(section(_read_line(read), accessory=button("Unread", MARK_UNREAD, read.paper.arxiv_id)))
     else:
-        blocks.append(_context("Nothing yet. Click *Mark read* on a digest paper and it shows up here."))
+        blocks.append(context("Nothing yet. Click *Mark read* on a digest paper and it shows up here."))
     blocks.append({"type": "divider"})
-    blocks.append(_section(f"*From the last {summary.digest_days} days of digests, not read yet* "
+    blocks.append(section(f"*From the last {summary.digest_days} days of digests, not read yet* "
                            f"({summary.unread_digest_total})"))
     # Room left for papers, keeping one block for the "and N more" line.
     room = MAX_BLOCKS_VIEW - len(blocks) - 1
@@ -139,10 +130,10 @@ def home_view(summary: HomeSummary) -> dict:
     for item in shown:
         paper = item.paper
         text = f"{title_link(paper)}\n{authors_mrkdwn(paper.authors)} · posted {slack_date(item.posted_at)}"
-        blocks.append(_section(text, accessory=button("Mark read", MARK_READ, paper.arxiv_id, style="primary")))
+        blocks.append(section(text, accessory=button("Mark read", MARK_READ, paper.arxiv_id, style="primary")))
     if not shown:
-        blocks.append(_context("You are all caught up."))
+        blocks.append(context("You are all caught up."))
     elif summary.unread_digest_total > len(shown):
-        blocks.append(_context(f"…and {summary.unread_digest_total - len(shown)} more. "
+        blocks.append(context(f"…and {summary.unread_digest_total - len(shown)} more. "
                                "Use `/papers history` for your reads and `/papers <words>` to search."))
     return {"type": "home", "blocks": blocks}

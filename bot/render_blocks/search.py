@@ -15,8 +15,10 @@ from bot.render_blocks.common import (
     SEARCH_SHARE,
     authors_mrkdwn,
     button,
+    context,
     highlight_mrkdwn,
     paper_buttons,
+    section,
     title_link,
 )
 from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, MAX_SECTION_TEXT, escape, truncate, truncate_escaped
@@ -68,10 +70,6 @@ def parse_more_value(value: str | None) -> tuple[str, int] | None:
     return query, offset
 
 
-def _section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
 def _paper_line(paper: PaperRecord, *, read: bool) -> str:
     """Linked title, ✓ if read, authors, date, category: under 3,000 characters however much escapes."""
     mark = "  ✓ _read_" if read else ""
@@ -89,9 +87,9 @@ def result_blocks(hit: SearchHit, query: ParsedQuery) -> list[dict]:
     abstract = highlight_mrkdwn(snippet, find_spans(snippet, query.highlight_terms), limit=_ABSTRACT_SECTION_LIMIT)
     actions = paper_buttons(paper, read=hit.read, block_id=f"search:{paper.arxiv_id}")
     actions["elements"].append(button("Share", SEARCH_SHARE, paper.arxiv_id))
-    blocks = [_section(_paper_line(paper, read=hit.read))]
+    blocks = [section(_paper_line(paper, read=hit.read))]
     if abstract:
-        blocks.append(_section(abstract))
+        blocks.append(section(abstract))
     return [*blocks, actions, {"type": "divider"}]
 
 
@@ -101,10 +99,10 @@ def results_message(page: SearchPage) -> dict:
     first, last = page.offset + 1, page.offset + len(page.hits)
     noun = "paper matches" if page.total == 1 else "papers match"
     head = f"*{page.total}* {noun} `{shown}`" + (f" · showing {first}–{last}" if page.total > len(page.hits) else "")
-    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    blocks: list[dict] = [section(head)]
     for hit in page.hits:
         blocks.extend(result_blocks(hit, page.query))
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": TIPS}]})
+    blocks.append(context(TIPS))
     if page.next_offset is not None:
         value = more_value(page.query.text, page.next_offset)
         if value:
@@ -122,13 +120,7 @@ def no_matches_message(query: ParsedQuery) -> dict:
     advice += ", or drop a filter." if filters else " (e.g. `pruning` rather than `structured channel pruning`)."
     text = f"No papers match `{shown}`. {advice}"
     return {"response_type": "ephemeral", "text": text,
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                       {"type": "context", "elements": [{"type": "mrkdwn", "text": TIPS}]}]}
-
-
-def problem_message(message: str) -> dict:
-    """A domain error's plain-text message (it may quote the user's input), escaped."""
-    return {"response_type": "ephemeral", "text": escape(message)}
+            "blocks": [section(text), context(TIPS)]}
 
 
 def shared_paper_message(paper: PaperRecord, *, shared_by: str) -> dict:
@@ -138,9 +130,9 @@ def shared_paper_message(paper: PaperRecord, *, shared_by: str) -> dict:
     return {
         "text": f"{who} shared: {escape(truncate(paper.title, 300))}",
         "blocks": [
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{who} shared a paper from `/papers`"}]},
-            _section(_paper_line(paper, read=False)),
-            *([_section(abstract)] if abstract else []),
+            context(f"{who} shared a paper from `/papers`"),
+            section(_paper_line(paper, read=False)),
+            *([section(abstract)] if abstract else []),
             paper_buttons(paper, block_id=f"shared:{paper.arxiv_id}"),
         ],
         "unfurl_links": False,
