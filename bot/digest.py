@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.arxiv_source import ArxivQueryRefused
 from bot.config import Settings
 from bot.render_blocks import digest as blocks
-from bot.topics import Topic, is_on_topic, matched_keywords
+from bot.topics import Topic, matched_keywords, topic_matches
 from db import ledger
 from db import papers as paper_store
 from db import topics as topic_store
@@ -198,12 +198,12 @@ def select_digest(session: Session, settings: Settings, *, channel: str | None, 
         papers = [found[i.arxiv_id] for i in items if i.arxiv_id in found]
         return Digest(channel, digest_date, topic, tuple(entries_for(papers, topic)))
     start, end = paper_window(digest_date, settings.digest_lookback_days)
-    candidates = [p for p in paper_store.papers_published_between(session, start=start, end=end)
-                  if is_on_topic(p, topic)]
+    candidates = [DigestEntry(p, matched) for p in paper_store.papers_published_between(session, start=start, end=end)
+                  if (matched := topic_matches(p, topic))]
     if channel:
-        posted = ledger.posted_ids(session, channel=channel, arxiv_ids=[p.arxiv_id for p in candidates])
-        candidates = [p for p in candidates if p.arxiv_id not in posted]
-    return Digest(channel, digest_date, topic, tuple(entries_for(candidates, topic)))
+        posted = ledger.posted_ids(session, channel=channel, arxiv_ids=[e.paper.arxiv_id for e in candidates])
+        candidates = [e for e in candidates if e.paper.arxiv_id not in posted]
+    return Digest(channel, digest_date, topic, tuple(candidates))
 
 
 def today_in(settings: Settings, now: datetime | None = None) -> date:

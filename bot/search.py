@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import papers as paper_store
 from db.fts import FtsQuery, Phrase, search_papers_fts
-from db.records import PaperRecord
+from db.records import PaperRecord, SearchHit
 from db.session import session_scope
 
 log = logging.getLogger(__name__)
@@ -99,13 +99,6 @@ class ParsedQuery:
         since = datetime(self.since.year, self.since.month, self.since.day, tzinfo=UTC) if self.since else None
         return FtsQuery(all_of=self.clauses, none_of=self.excluded, authors=self.authors,
                         categories=self.categories, since=since)
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    paper: PaperRecord
-    score: float
-    read: bool
 
 
 @dataclass(frozen=True)
@@ -264,24 +257,26 @@ def search_papers(session: Session, *, query: str, limit: int, offset: int = 0, 
 
     With a user, each hit says whether they read it, and `unread` in the query hides those papers.
     """
-    parsed = parse_query(query)
+    return _search_parsed(session, parse_query(query), limit=limit, offset=offset, team_id=team_id, user_id=user_id)
+
+
+def _search_parsed(session: Session, parsed: ParsedQuery, *, limit: int, offset: int, team_id: str | None,
+                   user_id: str | None) -> SearchPage:
     limit = max(0, min(limit, MAX_PAGE))
     offset = max(0, offset)
     reader = (team_id, user_id) if team_id and user_id else None
     page = search_papers_fts(session, query=parsed.to_fts(), limit=limit, offset=offset, reader=reader,
                              unread_only=parsed.unread and reader is not None)
-    hits = tuple(SearchHit(paper=h.paper, score=h.score, read=h.read) for h in page.hits)
-    return SearchPage(query=parsed, total=page.total, offset=offset, hits=hits)
+    return SearchPage(query=parsed, total=page.total, offset=offset, hits=page.hits)
 
 
 def run_search(factory: sessionmaker[Session], *, query: str, limit: int, offset: int = 0,
                team_id: str | None = None, user_id: str | None = None) -> SearchPage:
     """`search_papers` in its own session; a database failure becomes SearchUnavailable."""
-    parse_query(query)  # a bad query never opens a session
+    parsed = parse_query(query)  # a bad query never opens a session
     try:
         with session_scope(factory) as session:
-            return search_papers(session, query=query, limit=limit, offset=offset, team_id=team_id,
-                                 user_id=user_id)
+            return _search_parsed(session, parsed, limit=limit, offset=offset, team_id=team_id, user_id=user_id)
     except SQLAlchemyError:
         log.exception("database error while searching")
         raise SearchUnavailable("Sorry, search is unavailable just now. Please try again in a moment.") from None

@@ -107,10 +107,15 @@ def is_excluded(paper: PaperRecord, exclude: Sequence[str]) -> bool:
     return any(mentions(paper.title, term) or mentions(paper.abstract, term) for term in exclude)
 
 
+def topic_matches(paper: PaperRecord, topic: Topic) -> tuple[str, ...]:
+    """The topic's keywords the paper mentions, or () when it is off topic (excluded term, unwanted
+    category, no keyword). One pass of the keyword patterns answers both "on topic?" and "what matched?"."""
+    matched = tuple(matched_keywords(paper.title, paper.abstract, topic.keywords))
+    if not matched or is_excluded(paper, topic.exclude) or not in_categories(paper.categories, topic.categories):
+        return ()
+    return matched
+
+
 def is_on_topic(paper: PaperRecord, topic: Topic) -> bool:
     """A keyword in the title or abstract, no excluded term, and a wanted category (if any)."""
-    return (
-        bool(matched_keywords(paper.title, paper.abstract, topic.keywords))
-        and not is_excluded(paper, topic.exclude)
-        and in_categories(paper.categories, topic.categories)
-    )
+    return bool(topic_matches(paper, topic))

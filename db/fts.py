@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from db.models import Paper, Read
 from db.papers import to_record
-from db.records import PaperRecord
+from db.records import SearchHit
 
 Phrase = tuple[str, ...]  # one word, or several that must be adjacent and in order
 
@@ -60,16 +60,9 @@ class FtsQuery:
 
 
 @dataclass(frozen=True)
-class FtsHit:
-    paper: PaperRecord
-    score: float  # higher is better; comparable within one result list only
-    read: bool
-
-
-@dataclass(frozen=True)
 class FtsPage:
     total: int
-    hits: tuple[FtsHit, ...]
+    hits: tuple[SearchHit, ...]
 
 
 def search_papers_fts(
@@ -118,7 +111,7 @@ def search_papers_fts(
         .join(best, best.c.paper_id == Paper.id)
         .order_by(best.c.score.desc(), best.c.published.desc(), best.c.arxiv_id.desc())
     ).all()
-    hits = tuple(FtsHit(paper=to_record(paper), score=float(s or 0.0), read=bool(r)) for paper, s, r in rows)
+    hits = tuple(SearchHit(paper=to_record(paper), score=float(s or 0.0), read=bool(r)) for paper, s, r in rows)
     return FtsPage(total=total, hits=hits)
 
 
@@ -158,7 +151,7 @@ def _sqlite_words_only(session: Session, *, match: str, limit: int, offset: int,
     rows = session.execute(_SQLITE_PAGE, {"fts_match": match, "team_id": team_id, "user_id": user_id,
                                           "limit": limit, "offset": max(offset, 0)}).all()
     # bm25 is lower-is-better; negated so every dialect's score is higher-is-better.
-    hits = tuple(FtsHit(paper=to_record(row), score=-float(row.rank or 0.0), read=bool(row.read)) for row in rows)
+    hits = tuple(SearchHit(paper=to_record(row), score=-float(row.rank or 0.0), read=bool(row.read)) for row in rows)
     return FtsPage(total=total, hits=hits)
 
 

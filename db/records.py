@@ -37,6 +37,15 @@ class PaperRecord:
 
 
 @dataclass(frozen=True)
+class SearchHit:
+    """One full-text match: the paper, its rank score, and whether the asking user has read it."""
+
+    paper: PaperRecord
+    score: float  # higher is better; comparable within one result list only
+    read: bool
+
+
+@dataclass(frozen=True)
 class UpsertCounts:
     new: int = 0
     updated: int = 0
