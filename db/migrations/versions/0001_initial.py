@@ -7,7 +7,9 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from db.models import UTCDateTime
+# The column type db.models.UTCDateTime stores as, copied here so this migration never changes when the
+# model does (its UTC conversions happen in Python and do not reach the DDL).
+UTCDateTime = sa.DateTime(timezone=True)
 
 revision = "0001"
 down_revision = None
