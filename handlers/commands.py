@@ -26,6 +26,7 @@ from bot.reading import BadPaperRef, parse_paper_ref
 from bot.render_blocks import help as help_views
 from bot.render_blocks import search as views
 from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
+from bot.render_blocks.mrkdwn import unescape
 from handlers import reading, topic
 from handlers.common import Click, ack_now, user_text_on_failure
 
@@ -94,7 +95,9 @@ def search_reply(services, *, query: str, offset: int, team_id: str | None, user
 @user_text_on_failure
 def papers_reply(services, command: dict) -> dict:
     """The reply to one `/papers` command, as keyword arguments for `respond`."""
-    kind, args = route(command.get("text") or "")
+    # Slack sends `&`, `<` and `>` typed by the user as `&amp;`, `&lt;`, `&gt;`: route and store what was
+    # typed (`R&D`, not `R&amp;D`); every reply escapes it again.
+    kind, args = route(unescape(command.get("text") or ""))
     if kind == "help":
         return help_views.usage_message()
     if kind == "topic":

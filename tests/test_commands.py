@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.render_blocks import search as views
-from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE
+from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, escape, unescape
 from bot.search import SearchHit, SearchPage, parse_query
 from db.records import PaperRecord
 from handlers.commands import papers_reply, route
@@ -133,3 +133,12 @@ def test_any_command_text_gets_a_reply_without_live_markup_from_the_user(seeded_
     for piece in _mrkdwn_texts(reply):
         assert "<" not in _OUR_LINKS.sub("", piece)
         assert ">" not in _OUR_LINKS.sub("", piece).replace("&gt;", "")
+
+
+def test_unescape_gives_back_what_slack_escaped_and_nothing_more():
+    assert unescape("R&amp;D &lt;!channel&gt; a &amp;lt; b") == "R&D <!channel> a &lt; b"
+
+
+@given(st.text(max_size=200))
+def test_unescape_undoes_escape_for_any_text(typed):
+    assert unescape(escape(typed)) == typed

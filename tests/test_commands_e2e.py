@@ -161,6 +161,38 @@ def test_bad_input_gets_a_short_escaped_ephemeral_reply(server, fake_slack, text
         assert live not in shown
 
 
+# Slack sends the `&`, `<` and `>` a user types in a slash command as `&amp;`, `&lt;` and `&gt;`.
+
+
+def test_escaped_command_text_is_searched_as_typed_and_shown_escaped_once(server, fake_slack):
+    message = reply_to(server, fake_slack, "kv &amp; cache")  # the user typed `kv & cache`
+    assert message["text"].startswith("9 papers match")  # `amp` is not a search word
+    shown = all_text(message)
+    assert "`kv &amp; cache`" in shown
+    assert "&amp;amp;" not in shown
+
+
+def test_escaped_markup_typed_in_a_command_comes_back_as_text(server, fake_slack):
+    message = reply_to(server, fake_slack, "&lt;script&gt; zebrafish")
+    assert message["text"].startswith("No papers match")
+    shown = all_text(message)
+    assert "`&lt;script&gt; zebrafish`" in shown
+    assert "<script>" not in shown and "&amp;lt;" not in shown
+    mention = reply_to(server, fake_slack, "&lt;!channel&gt; pruning", key="r2")
+    assert "<!channel>" not in all_text(mention) and "Mentions" in mention["text"]
+
+
+def test_a_topic_keyword_typed_with_an_ampersand_is_stored_as_typed(server, fake_slack, store):
+    from db import topics as topic_store
+
+    message = reply_to(server, fake_slack, "topic set R&amp;D, KV cache")
+    shown = all_text(message)
+    assert "`R&amp;D`" in shown and "&amp;amp;" not in shown
+    with session_scope(store.session_factory) as session:
+        stored = topic_store.get_channel_topic(session, "C0DIGEST")
+    assert stored is not None and stored.keywords == ("R&D", "KV cache")
+
+
 def test_forged_signature_gets_401_and_no_reply(server, fake_slack):
     response = papers(server, fake_slack, "kv cache", secret="not-the-secret")
     assert response.status_code == 401

@@ -2,6 +2,8 @@
 
 Slack parses `<…>` in mrkdwn as links and mentions (`<!channel>`, `<@U123>`, `<url|label>`), so every
 piece of paper or user text goes through `escape` first. Abstracts contain `<` in math all the time.
+Text Slack sends us (a slash command's `text`) arrives escaped the same way; `unescape` gives back what
+the user typed, which is then escaped again like any other user text when it is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ ELLIPSIS = "…"
 def escape(text: str) -> str:
     """Escape the three characters Slack asks for; `&` first so the others are not double-escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """What the user typed, from Slack's escaped text; `&amp;` last so a typed `&lt;` stays `&lt;`."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def truncate(text: str, limit: int) -> str:
