@@ -13,9 +13,11 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes import LoopbackServer
 
 ATOM = "http://www.w3.org/2005/Atom"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -64,7 +66,7 @@ class Request:
 
 
 @dataclass
-class FakeArxiv:
+class FakeArxiv(LoopbackServer):
     entries: list[Entry] = field(default_factory=load_entries)
     faults: list[str] = field(default_factory=list)  # consumed one per request: "503", "429:2", ...
     requests: list[Request] = field(default_factory=list)
@@ -72,30 +74,11 @@ class FakeArxiv:
 
     def __post_init__(self):
         self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                fake._handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._listen("GET")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/api/query"
-
-    def start(self) -> FakeArxiv:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.origin}/api/query"
 
     def _select(self, params: dict[str, str]) -> list[Entry]:
         chosen = self.entries

@@ -13,8 +13,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes import LoopbackServer
 
 BOT_TOKEN = "xoxb-test-not-a-real-token"
 TEAM_ID = "T0TEAM"
@@ -102,7 +104,7 @@ def mrkdwn_texts(args: dict) -> list[str]:
 
 
 @dataclass
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     token: str = BOT_TOKEN
     calls: list[Call] = field(default_factory=list)
     # Scripted faults, consumed per call of that method: "429:1" (Retry-After seconds), "500", "500:echo" (an
@@ -113,33 +115,14 @@ class FakeSlack:
     def __post_init__(self):
         self._lock = threading.Lock()
         self._ts = 1_700_000_000.000100
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                fake._handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._listen("POST")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/api/"
+        return f"{self.origin}/api/"
 
     def response_url(self, key: str = "r1") -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/response/{key}"
-
-    def start(self) -> FakeSlack:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.origin}/response/{key}"
 
     # -- what tests read --------------------------------------------------------------------------
     def calls_to(self, method: str, *, ok: bool | None = True) -> list[Call]:
