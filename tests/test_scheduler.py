@@ -164,3 +164,16 @@ def test_arxiv_down_all_day_still_posts_from_the_stored_papers(job, fake_slack, 
         assert job() == []
     assert [r.status for r in job()] == ["posted"]
     assert len(notices(fake_slack)) == 1
+
+
+def test_a_new_day_gets_its_own_arxiv_retries_and_forgets_yesterdays(job, fake_slack, fake_arxiv):
+    from bot.scheduler import ARXIV_RETRIES
+
+    arxiv_job(job, fake_arxiv)
+    fake_arxiv.faults.extend(["503"] * 100)
+    for _ in range(ARXIV_RETRIES):
+        assert job() == []
+    job.state["now"] += timedelta(days=1)
+    assert job() == []  # waits for arXiv again instead of posting at once from the stored papers
+    assert "2025-03-22 will follow" in notices(fake_slack)[-1]["text"]
+    assert list(job.arxiv_failures) == [date(2025, 3, 22)]  # a long-running clock process does not pile up days
