@@ -113,3 +113,12 @@ def test_categories_filter_when_set():
     assert not is_on_topic(paper(title="Sparse", categories=("cs.LG",)), topic)
     assert is_on_topic(paper(title="Sparse", categories=("cs.LG", "cs.CL")), topic)
     assert is_on_topic(paper(title="Sparse", categories=("stat.ML",)), topic)
+
+
+@given(st.text(alphabet=st.sampled_from(list("kvKVcachesprunigqtzd -_\u2010İ\u212aé0")), max_size=60))
+def test_fast_lower_case_scan_finds_exactly_what_the_case_folding_pattern_finds(text):
+    from bot.topics import _compiled
+
+    terms = ("KV cache", "KV", "pruning", "quantize", "sparse")
+    folding = _compiled(terms)[1]
+    assert find_spans(text, terms) == [m.span() for m in folding.finditer(text) if m.end() > m.start()]
