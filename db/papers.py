@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from db.dialect import insert_for
 from db.models import Paper
 from db.records import PaperRecord, UpsertCounts
 
@@ -85,10 +84,9 @@ def _upsert_chunk(session: Session, papers: list[PaperRecord], seen_at: datetime
     inserted = 0
     if fresh:
         rows = [{**_row_values(p), "first_seen_at": seen_at, "last_seen_at": seen_at} for p in fresh]
-        dialect_insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
         # A concurrent fetch may insert the same paper first; skip it rather than fail the batch.
         table = Paper.__table__
-        stmt = dialect_insert(table).on_conflict_do_nothing(index_elements=["arxiv_id"]).returning(table.c.id)
+        stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["arxiv_id"]).returning(table.c.id)
         inserted = len(session.connection().execute(stmt, rows).all())
     for paper in newer:
         values = {k: v for k, v in _row_values(paper).items() if k in _CONTENT_FIELDS}
