@@ -45,7 +45,6 @@ from bot.config import Settings, normalise_database_url  # noqa: E402
 from bot.ingest import ingest_records  # noqa: E402
 from bot.render_blocks.common import MARK_READ, SEARCH_MORE, SEARCH_SHARE  # noqa: E402
 from db.papers import count_papers  # noqa: E402
-from db.session import session_scope  # noqa: E402
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack  # noqa: E402
 from tests.slack_requests import SIGNING_SECRET, block_actions_body, signed_headers, slash_command_body  # noqa: E402
 
@@ -74,7 +73,7 @@ class Result:
 def load_papers(database_url: str, n: int, seed: int) -> int:
     """Bring the store to at least n papers; returns the count."""
     store = build_store(Settings(database_url=database_url))
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         have = count_papers(session)
     if have >= n:
         store.engine.dispose()
@@ -90,7 +89,7 @@ def load_papers(database_url: str, n: int, seed: int) -> int:
             batch = []
     if batch:
         ingest_records(store.session_factory, batch)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         have = count_papers(session)
     print(f"loaded {have} papers in {time.monotonic() - started:.1f} s", file=sys.stderr)
     store.engine.dispose()

@@ -46,7 +46,6 @@ from bot.app import build_store  # noqa: E402
 from bot.arxiv_source import read_feed_file  # noqa: E402
 from bot.config import Settings, normalise_database_url  # noqa: E402
 from bot.ingest import FetchReport, store_page  # noqa: E402
-from db.session import session_scope  # noqa: E402
 
 PAGE_SIZE = 1000  # the app's default ARXIV_PAGE_SIZE
 RESULT_LIMIT = 5  # what /papers shows
@@ -268,7 +267,7 @@ def our_search(store) -> Callable[[str], int] | None:
 
     def run_one(query: str) -> int:
         try:
-            with session_scope(store.session_factory) as session:
+            with store.session_factory.begin() as session:
                 result = search_papers(session, query=query, limit=RESULT_LIMIT, offset=0, team_id=None,
                                        user_id=None)
         except BadQuery:  # a query the app refuses is answered too; it counts, with no hits
@@ -498,7 +497,7 @@ def measure_digest(store, database_url: str, repeats: int) -> dict | None:
     per_reply = getattr(digest_mod, "PAPERS_PER_REPLY", 5)
 
     def build_once() -> tuple[int, int]:
-        with session_scope(store.session_factory) as session:
+        with store.session_factory.begin() as session:
             digest = digest_mod.select_digest(session, settings, channel=None, digest_date=DIGEST_DAY)
         messages = [digest_blocks.digest_parent_message(digest, papers_per_reply=per_reply)]
         entries = list(digest.entries)

@@ -23,7 +23,7 @@ class Store:
 
 def build_store(settings: Settings, *, migrate: bool = True) -> Store:
     """The engine and session factory, with the schema brought to the latest migration."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connect_timeout=settings.database_connect_timeout_seconds)
     if migrate:
         upgrade(engine)
     return Store(engine=engine, session_factory=make_session_factory(engine))

@@ -155,7 +155,6 @@ def cmd_serve(settings: Settings, args) -> int:
 def cmd_digest(settings: Settings, args) -> int:
     from bot import app, digest, ingest
     from bot.render_markdown import render_digest_markdown
-    from db.session import session_scope
 
     channel = args.channel or settings.digest_channel
     if not args.dry_run:
@@ -175,7 +174,7 @@ def cmd_digest(settings: Settings, args) -> int:
         except ArxivUnavailable as err:
             print(f"papers-bot: warning: {err}; using the papers already stored", file=sys.stderr)
     if args.dry_run:
-        with session_scope(store.session_factory) as session:
+        with store.session_factory.begin() as session:
             chosen = digest.select_digest(session, settings, channel=channel, digest_date=digest_date)
         sys.stdout.write(render_digest_markdown(digest_date, chosen.papers, chosen.topic.keywords))
         return 0

@@ -51,6 +51,7 @@ def normalise_database_url(url: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default="sqlite:///papers.db", repr=False)  # may carry a password
+    database_connect_timeout_seconds: float = 5.0
     arxiv_api_url: str = ARXIV_DEFAULT_API_URL
     arxiv_delay_seconds: float = 3.0
     arxiv_timeout_seconds: float = 30.0
@@ -66,6 +67,7 @@ class Settings:
     digest_channel: str | None = None
     digest_lookback_days: int = 7
     digest_quiet_empty: bool = False
+    digest_pace_seconds: float = 1.0
     digest_time: time = time(9, 0)
     digest_timezone: str = "UTC"
     digest_days: str = "mon,tue,wed,thu,fri"
@@ -99,6 +101,7 @@ class Settings:
 
         return cls(
             database_url=normalise_database_url(get("DATABASE_URL") or "sqlite:///papers.db"),
+            database_connect_timeout_seconds=number("DATABASE_CONNECT_TIMEOUT_SECONDS", 5.0, lo=0.1, hi=600),
             arxiv_api_url=get("ARXIV_API_URL") or ARXIV_DEFAULT_API_URL,
             arxiv_delay_seconds=number("ARXIV_DELAY_SECONDS", 3.0, lo=0),
             arxiv_timeout_seconds=number("ARXIV_TIMEOUT_SECONDS", 30.0, lo=0.1),
@@ -114,6 +117,7 @@ class Settings:
             digest_channel=get("DIGEST_CHANNEL"),
             digest_lookback_days=int(number("DIGEST_LOOKBACK_DAYS", 7, int, lo=1, hi=365)),
             digest_quiet_empty=(get("DIGEST_QUIET_EMPTY") or "").lower() in ("1", "true", "yes", "on"),
+            digest_pace_seconds=number("DIGEST_PACE_SECONDS", 1.0, lo=0, hi=60),
             digest_time=_parse_time(get("DIGEST_TIME") or "09:00"),
             digest_timezone=_check_timezone(get("DIGEST_TIMEZONE") or "UTC"),
             digest_days=_check_days(get("DIGEST_DAYS") or "mon,tue,wed,thu,fri"),

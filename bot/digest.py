@@ -34,7 +34,6 @@ from db import ledger
 from db import papers as paper_store
 from db import topics as topic_store
 from db.records import PaperRecord
-from db.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,6 @@ PAPERS_PER_REPLY = 5  # 5 papers x 5 blocks stays far below Slack's 50 blocks a 
 # Renewed after every post, so it only has to outlast one post with its 429 retries (slack_sdk waits
 # Retry-After up to 5 times); short enough that a crashed owner's run is resumed within minutes.
 LEASE = timedelta(minutes=5)
-PACE_SECONDS = 1.0  # chat.postMessage allows about one message per second per channel.
 # Errors that no retry fixes until an admin acts: the run stops and says so.
 CHANNEL_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "invalid_auth", "not_authed",
                   "account_inactive", "token_revoked", "missing_scope"}
@@ -131,7 +129,7 @@ def topic_for_channel(session: Session, settings: Settings, channel: str | None)
 
 def channel_topic(factory: sessionmaker[Session], settings: Settings, channel: str | None) -> tuple[Topic, str]:
     """For `/papers topic`: the channel's topic and where it comes from (`channel` or `environment`)."""
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         return topic_for_channel(session, settings, channel)
 
 
@@ -158,7 +156,7 @@ def edit_channel_topic(factory: sessionmaker[Session], settings: Settings, chann
     """Set the channel's keywords, exclusions or categories (starting from its current topic)."""
     if field_name == "keywords" and not terms:
         raise TopicError("A topic needs at least one keyword.")
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         current, _ = topic_for_channel(session, settings, channel)
         values = {"keywords": current.keywords, "exclude": current.exclude, "categories": current.categories,
                   field_name: tuple(terms)}
@@ -167,7 +165,7 @@ def edit_channel_topic(factory: sessionmaker[Session], settings: Settings, chann
 
 
 def reset_channel_topic(factory: sessionmaker[Session], channel: str) -> bool:
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         return topic_store.delete_channel_topic(session, channel)
 
 
@@ -215,7 +213,7 @@ def refresh_papers(factory: sessionmaker[Session], source, settings: Settings, *
     """Fetch each distinct topic's window from arXiv (idempotent); raises ArxivUnavailable."""
     from bot import ingest
 
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         topics = list(dict.fromkeys(topic_for_channel(session, settings, c)[0] for c in channels or [None]))
     since, until = ingest.default_window(digest_date, settings.digest_lookback_days)
     reports = []
@@ -251,12 +249,14 @@ def post_digest(
     owner: str | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
-    pace_seconds: float = PACE_SECONDS,
+    pace_seconds: float | None = None,
 ) -> PostReport:
     """Post the digest for (channel, date) unless the ledger says it is done or being posted elsewhere."""
     owner = owner or process_owner()
+    # chat.postMessage allows about one message per second per channel (DIGEST_PACE_SECONDS).
+    pace_seconds = settings.digest_pace_seconds if pace_seconds is None else pace_seconds
     report = PostReport(channel, digest_date, "posted")
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         run = ledger.claim_run(session, channel=channel, digest_date=digest_date, owner=owner, now=clock(),
                                lease=LEASE)
         if run is None:
@@ -271,7 +271,7 @@ def post_digest(
         if not run.planned:
             digest = select_digest(session, settings, channel=channel, digest_date=digest_date)
             ledger.plan_items(session, run_id=run.id, channel=channel, arxiv_ids=[p.arxiv_id for p in digest.papers])
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         run = ledger.get_run(session, channel=channel, digest_date=digest_date)
         items = ledger.run_items(session, run_id=run.id)
         digest = select_digest(session, settings, channel=channel, digest_date=digest_date)
@@ -284,12 +284,12 @@ def post_digest(
         return ts
 
     def keep_lease() -> None:
-        with session_scope(factory) as session:
+        with factory.begin() as session:
             if not ledger.renew_lease(session, run_id=run.id, owner=owner, now=clock(), lease=LEASE):
                 raise LeaseLost(f"digest {digest_date} for {channel}: another process took the run over")
 
     def finish(status: str) -> PostReport:
-        with session_scope(factory) as session:
+        with factory.begin() as session:
             ledger.finish_run(session, run_id=run.id, owner=owner, status=status, now=clock())
         if status == ledger.FAILED:
             report.status = "failed"
@@ -301,13 +301,13 @@ def post_digest(
             report.status = "empty"
             if run.parent_ts is None and not settings.digest_quiet_empty:
                 ts = send(blocks.empty_digest_message(digest_date))
-                with session_scope(factory) as session:
+                with factory.begin() as session:
                     ledger.set_parent_ts(session, run_id=run.id, ts=ts)
             return finish(ledger.DONE)
         parent_ts = run.parent_ts
         if parent_ts is None:
             parent_ts = send(blocks.digest_parent_message(digest, papers_per_reply=PAPERS_PER_REPLY))
-            with session_scope(factory) as session:
+            with factory.begin() as session:
                 ledger.set_parent_ts(session, run_id=run.id, ts=parent_ts)
             keep_lease()
             sleep(pace_seconds)
@@ -324,11 +324,11 @@ def post_digest(
                     log.error("digest %s to %s: Slack refused the reply with %s (%s): %s", digest_date, channel,
                               entry.paper.arxiv_id, entry.paper.title[:80], failed.code)
                     report.errors.append(f"{entry.paper.arxiv_id}: {failed.code}")
-                with session_scope(factory) as session:
+                with factory.begin() as session:
                     ledger.mark_items_failed(session, item_ids=ids, error=failed.code)
                 continue
             # Written at once: a crash after this line never re-posts these papers.
-            with session_scope(factory) as session:
+            with factory.begin() as session:
                 ledger.mark_items_posted(session, item_ids=ids, ts=ts, now=clock())
             report.papers_posted += len(chunk)
             keep_lease()
@@ -348,7 +348,7 @@ def post_digest(
                       "(DIGEST_CHANNEL or --channel), invite the bot with `/invite @papers-bot` if the channel is "
                       "private, then rerun %s.", digest_date, channel, rerun)
         elif failed.transient:
-            with session_scope(factory) as session:
+            with factory.begin() as session:
                 still = sum(1 for i in ledger.run_items(session, run_id=run.id)
                             if i.message_ts is None and i.error is None)
             log.error("digest %s to %s: Slack is failing (%s) after its retries; stopped with %d papers still to "
@@ -361,7 +361,7 @@ def post_digest(
         if not report.messages and run.parent_ts is None:
             # Nothing reached the channel: give the papers back, so the next digest (any date) can post
             # them instead of their staying planned for a run that never showed up.
-            with session_scope(factory) as session:
+            with factory.begin() as session:
                 ledger.unplan_run(session, run_id=run.id, owner=owner)
         return finish(ledger.FAILED)
 
@@ -380,7 +380,7 @@ def post_arxiv_unavailable_notice(
     Nothing is posted once the digest itself has started (its papers planned) or is done.
     """
     owner = owner or process_owner()
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         run = ledger.claim_run(session, channel=channel, digest_date=digest_date, owner=owner, now=clock(),
                                lease=LEASE)
     if run is None:
@@ -394,10 +394,10 @@ def post_arxiv_unavailable_notice(
             log.error("digest %s: could not tell %s that arXiv is unavailable: %s", digest_date, channel,
                       failed.code)
             return False
-        with session_scope(factory) as session:
+        with factory.begin() as session:
             ledger.mark_notice_posted(session, run_id=run.id)
         log.info("digest %s: told %s that arXiv is unavailable and the digest will follow", digest_date, channel)
         return True
     finally:
-        with session_scope(factory) as session:
+        with factory.begin() as session:
             ledger.release_lease(session, run_id=run.id, owner=owner)

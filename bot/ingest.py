@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.arxiv_source import ArxivSource, BadEntry, build_query, read_feed_file
 from db import papers as paper_store
 from db.records import PaperRecord, UpsertCounts
-from db.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def store_page(
     for bad in (item for item in items if isinstance(item, BadEntry)):
         log.warning("skipped a bad arXiv entry: %s", bad)
         report.skipped += 1
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         report.counts += paper_store.upsert_papers(session, good, seen_at=datetime.now(UTC))
 
 

@@ -23,7 +23,6 @@ from bot.ingest import ingest_records
 from db import papers as paper_store
 from db import reads as read_store
 from db.records import DigestPaper, PaperRecord, ReadRecord
-from db.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +135,7 @@ class HomeSummary:
 
 
 def _find_or_fetch(factory: sessionmaker[Session], arxiv_id: str, arxiv: ArxivSource | None) -> PaperRecord:
-    with _database("looking up a paper"), session_scope(factory) as session:
+    with _database("looking up a paper"), factory.begin() as session:
         paper = paper_store.get_paper(session, arxiv_id)
     if paper is not None:
         return paper
@@ -167,7 +166,7 @@ def mark_read(factory: sessionmaker[Session], *, team_id: str, user_id: str, arx
     read_at = now or datetime.now(UTC)
     # The INSERT is the transaction's first statement: on SQLite a read-then-write transaction can fail
     # with "database is locked" at once under concurrent clicks, while a plain write waits its turn.
-    with _database("recording a read"), session_scope(factory) as session:
+    with _database("recording a read"), factory.begin() as session:
         newly_read = read_store.upsert_read(
             session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id, source=source, read_at=read_at
         )
@@ -181,7 +180,7 @@ def mark_read(factory: sessionmaker[Session], *, team_id: str, user_id: str, arx
 def mark_unread(factory: sessionmaker[Session], *, team_id: str, user_id: str, arxiv_id: str) -> UnreadOutcome:
     """Forget the user's read of the paper (any id form); unknown or unread papers are not an error."""
     arxiv_id = parse_paper_ref(arxiv_id)
-    with _database("removing a read"), session_scope(factory) as session:
+    with _database("removing a read"), factory.begin() as session:
         was_read = read_store.delete_read(session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id)
         paper = paper_store.get_paper(session, arxiv_id)
     return UnreadOutcome(arxiv_id=arxiv_id, paper=paper, was_read=was_read)
@@ -192,7 +191,7 @@ def history(factory: sessionmaker[Session], *, team_id: str, user_id: str, limit
     """The user's reads, newest first, `limit` (at most MAX_HISTORY) from `offset`."""
     limit = max(1, min(limit, MAX_HISTORY))
     offset = max(0, offset)
-    with _database("listing reads"), session_scope(factory) as session:
+    with _database("listing reads"), factory.begin() as session:
         reads = read_store.history(session, team_id=team_id, user_id=user_id, limit=limit, offset=offset)
         total = read_store.count_reads(session, team_id=team_id, user_id=user_id)
     return HistoryPage(reads=reads, offset=offset, limit=limit, total=total)
@@ -223,7 +222,7 @@ def home_summary(factory: sessionmaker[Session], *, team_id: str, user_id: str, 
     now = now or datetime.now(UTC)
     posted_since = now - timedelta(days=HOME_DIGEST_DAYS)
     scope = {"team_id": team_id, "user_id": user_id}
-    with _database("building the home view"), session_scope(factory) as session:
+    with _database("building the home view"), factory.begin() as session:
         return HomeSummary(
             read_this_week=read_store.count_reads(session, **scope, since=week_start(now, timezone)),
             read_total=read_store.count_reads(session, **scope),

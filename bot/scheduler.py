@@ -28,7 +28,6 @@ from bot import digest
 from bot.arxiv_source import ArxivSource, ArxivUnavailable
 from bot.config import WEEKDAYS, Settings
 from db import ledger
-from db.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +63,13 @@ class DigestJob:
     factory: sessionmaker[Session]
     poster: digest.MessagePoster
     arxiv: ArxivSource | None  # the process's one arXiv client; None skips fetching (tests, offline)
-    pace_seconds: float = digest.PACE_SECONDS
+    pace_seconds: float | None = None  # None: DIGEST_PACE_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     scheduler: BaseScheduler | None = None
     arxiv_failures: dict[date, int] = field(default_factory=dict)
 
     def channels(self) -> list[str]:
-        with session_scope(self.factory) as session:
+        with self.factory.begin() as session:
             return digest.digest_channels(session, self.settings)
 
     def __call__(self, channels: list[str] | None = None) -> list[digest.PostReport]:
@@ -128,7 +127,7 @@ def catch_up_due(settings: Settings, factory: sessionmaker[Session], channels: l
     local = now.astimezone(ZoneInfo(settings.digest_timezone))
     if not channels or not is_digest_day(settings, local.date()) or local.time() < settings.digest_time:
         return False
-    with session_scope(factory) as session:
+    with factory.begin() as session:
         for channel in channels:
             run = ledger.get_run(session, channel=channel, digest_date=local.date())
             if run is None or run.status != ledger.DONE:

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import papers as paper_store
 from db.fts import FtsQuery, Phrase, search_papers_fts
 from db.records import PaperRecord, SearchHit
-from db.session import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +274,7 @@ def run_search(factory: sessionmaker[Session], *, query: str, limit: int, offset
     """`search_papers` in its own session; a database failure becomes SearchUnavailable."""
     parsed = parse_query(query)  # a bad query never opens a session
     try:
-        with session_scope(factory) as session:
+        with factory.begin() as session:
             return _search_parsed(session, parsed, limit=limit, offset=offset, team_id=team_id, user_id=user_id)
     except SQLAlchemyError:
         log.exception("database error while searching")
@@ -285,7 +284,7 @@ def run_search(factory: sessionmaker[Session], *, query: str, limit: int, offset
 def find_paper(factory: sessionmaker[Session], *, arxiv_id: str) -> PaperRecord | None:
     """One stored paper by version-less id (Share posts it)."""
     try:
-        with session_scope(factory) as session:
+        with factory.begin() as session:
             return paper_store.get_paper(session, arxiv_id)
     except SQLAlchemyError:
         log.exception("database error while loading a paper")

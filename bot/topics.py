@@ -172,7 +172,3 @@ def topic_matches(paper: PaperRecord, topic: Topic) -> tuple[str, ...]:
         return ()
     return matched
 
-
-def is_on_topic(paper: PaperRecord, topic: Topic) -> bool:
-    """A keyword in the title or abstract, no excluded term, and a wanted category (if any)."""
-    return bool(topic_matches(paper, topic))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, exists, func, select
@@ -46,18 +45,6 @@ def get_read(session: Session, *, team_id: str, user_id: str, arxiv_id: str) -> 
         return None
     read, paper = row
     return ReadRecord(paper=to_record(paper), source=read.source, read_at=read.read_at)
-
-
-def read_ids(session: Session, *, team_id: str, user_id: str, arxiv_ids: Sequence[str]) -> set[str]:
-    """Which of these papers the user has read (for the ✓ on search results)."""
-    if not arxiv_ids:
-        return set()
-    rows = session.scalars(
-        select(Read.arxiv_id).where(
-            Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id.in_(list(arxiv_ids))
-        )
-    )
-    return set(rows)
 
 
 def history(session: Session, *, team_id: str, user_id: str, limit: int, offset: int = 0) -> list[ReadRecord]:

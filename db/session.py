@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -30,7 +28,7 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or opened; the message says which and why."""
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, connect_timeout: float = 5.0) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -57,27 +55,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
-        pool_timeout=5,
-        connect_args={"connect_timeout": 5},
+        pool_timeout=connect_timeout,
+        connect_args={"connect_timeout": max(1, round(connect_timeout))},
     )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Units of work are `with factory.begin() as session:` (commit on success, roll back on error);
+    records leave the session after commit, so nothing expires on commit."""
     return sessionmaker(bind=engine, expire_on_commit=False)
 
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def _alembic_config(connection) -> Config:

@@ -11,7 +11,6 @@ import pytest
 from bot.ingest import ingest_feed_file
 from bot.render_blocks.common import MARK_READ, OPEN_PDF, SEARCH_MORE, SEARCH_SHARE
 from db import reads as read_store
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import block_actions_body, post, slash_command_body
@@ -90,7 +89,7 @@ def test_more_shows_the_next_five(server, fake_slack):
 def test_a_read_paper_shows_a_check_and_mark_unread(server, fake_slack, store):
     from datetime import UTC, datetime
 
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         read_store.upsert_read(session, team_id=TEAM_ID, user_id="U0ALICE", arxiv_id="2503.11816", source="button",
                                read_at=datetime.now(UTC))
     message = reply_to(server, fake_slack, "kv cache")
@@ -188,7 +187,7 @@ def test_a_topic_keyword_typed_with_an_ampersand_is_stored_as_typed(server, fake
     message = reply_to(server, fake_slack, "topic set R&amp;D, KV cache")
     shown = all_text(message)
     assert "`R&amp;D`" in shown and "&amp;amp;" not in shown
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         stored = topic_store.get_channel_topic(session, "C0DIGEST")
     assert stored is not None and stored.keywords == ("R&D", "KV cache")
 

@@ -15,7 +15,6 @@ from sqlalchemy import text
 
 from bot import ingest
 from db import papers as paper_store
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 from tests.test_ingest import count_rows
 
@@ -42,7 +41,7 @@ def test_postgres_connections_dropped_under_the_pool_are_replaced(store, databas
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL connection pool")
     ingest.ingest_feed_file(store.session_factory, SEED_FEED)
-    with session_scope(store.session_factory) as session:  # puts a live connection in the pool
+    with store.session_factory.begin() as session:  # puts a live connection in the pool
         assert paper_store.count_papers(session) == 87
     with store.engine.connect() as admin:
         pid = admin.execute(text("SELECT pg_backend_pid()")).scalar()
@@ -51,7 +50,7 @@ def test_postgres_connections_dropped_under_the_pool_are_replaced(store, databas
                  "WHERE datname = current_database() AND pid <> :me"),
             {"me": pid},
         )
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         assert paper_store.count_papers(session) == 87
 
 
@@ -72,7 +71,7 @@ def test_fetch_killed_mid_way_leaves_only_whole_papers_and_a_rerun_completes(
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
     assert count_rows(store) == 60  # two whole pages; nothing of the third
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         stored = paper_store.get_papers(session, [e.arxiv_id for e in fake_arxiv.entries])
     assert all(p.title and p.abstract and p.authors for p in stored.values())
 

@@ -11,14 +11,13 @@ from datetime import date
 from bot import digest
 from bot.app import build_arxiv_source, build_digest_poster
 from db import reads as read_store
-from db.session import session_scope
 from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import block_actions_body, post, slash_command_body
 
 
 def was_read(store, arxiv_id: str) -> bool:
-    with session_scope(store.session_factory) as session:
-        return bool(read_store.read_ids(session, team_id=TEAM_ID, user_id="U0ALICE", arxiv_ids=[arxiv_id]))
+    with store.session_factory.begin() as session:
+        return read_store.get_read(session, team_id=TEAM_ID, user_id="U0ALICE", arxiv_id=arxiv_id) is not None
 
 
 def wait_until(condition, timeout: float = 5.0) -> bool:

@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot import digest
 from db import ledger
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 
 DAY = date(2025, 3, 21)
@@ -24,7 +23,7 @@ def test_of_many_racing_claims_exactly_one_wins(store):
 
     def claim(owner: str) -> None:
         barrier.wait()
-        with session_scope(store.session_factory) as session:
+        with store.session_factory.begin() as session:
             run = ledger.claim_run(session, channel="C1", digest_date=DAY, owner=owner, now=now, lease=digest.LEASE)
         if run is not None:
             winners.append(owner)
@@ -39,7 +38,7 @@ def test_of_many_racing_claims_exactly_one_wins(store):
 
 def test_an_expired_lease_is_taken_over_by_exactly_one_of_the_waiting_processes(store):
     start = datetime.now(UTC)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         assert ledger.claim_run(session, channel="C1", digest_date=DAY, owner="dead", now=start, lease=digest.LEASE)
     later = start + digest.LEASE + timedelta(seconds=1)
     barrier = threading.Barrier(6)
@@ -47,7 +46,7 @@ def test_an_expired_lease_is_taken_over_by_exactly_one_of_the_waiting_processes(
 
     def claim(owner: str) -> None:
         barrier.wait()
-        with session_scope(store.session_factory) as session:
+        with store.session_factory.begin() as session:
             if ledger.claim_run(session, channel="C1", digest_date=DAY, owner=owner, now=later, lease=digest.LEASE):
                 winners.append(owner)
 
@@ -61,17 +60,17 @@ def test_an_expired_lease_is_taken_over_by_exactly_one_of_the_waiting_processes(
 
 def test_a_done_run_is_never_claimed_again(store):
     now = datetime.now(UTC)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         run = ledger.claim_run(session, channel="C1", digest_date=DAY, owner="a", now=now, lease=digest.LEASE)
         ledger.finish_run(session, run_id=run.id, owner="a", status=ledger.DONE, now=now)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         assert ledger.claim_run(session, channel="C1", digest_date=DAY, owner="b", now=now + timedelta(days=1),
                                 lease=digest.LEASE) is None
 
 
 def test_a_paper_is_planned_for_a_channel_only_once(store):
     now = datetime.now(UTC)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         first = ledger.claim_run(session, channel="C1", digest_date=DAY, owner="a", now=now, lease=digest.LEASE)
         assert ledger.plan_items(session, run_id=first.id, channel="C1", arxiv_ids=["1", "2"]) == 2
         second = ledger.claim_run(session, channel="C1", digest_date=DAY + timedelta(days=1), owner="a", now=now,

@@ -138,10 +138,9 @@ def test_a_dry_run_records_nothing_so_the_real_run_still_posts_everything(env, c
     from sqlalchemy import func, select
 
     from db.models import DigestItem, DigestRun
-    from db.session import session_scope
 
     run_dry(capsys, monkeypatch, "--channel", "C0DIGEST")
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         assert session.scalar(select(func.count()).select_from(DigestRun)) == 0
         assert session.scalar(select(func.count()).select_from(DigestItem)) == 0
 

@@ -18,7 +18,6 @@ from db import ledger
 from db import topics as topic_store
 from db.models import DigestItem, DigestRun
 from db.records import PaperRecord
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 
 DAY = date(2025, 3, 21)
@@ -212,13 +211,13 @@ def test_another_slack_error_is_logged_with_the_papers_and_the_run_goes_on(seede
     assert len(report.errors) == digest.PAPERS_PER_REPLY
     assert report.papers_posted == SEED_ON_TOPIC - digest.PAPERS_PER_REPLY
     assert sum("invalid_blocks" in r.getMessage() for r in caplog.records) == digest.PAPERS_PER_REPLY
-    with session_scope(seeded.session_factory) as session:
+    with seeded.session_factory.begin() as session:
         errors = session.scalars(select(DigestItem.error).where(DigestItem.error.is_not(None))).all()
     assert errors == ["invalid_blocks"] * digest.PAPERS_PER_REPLY
 
 
 def test_each_channel_gets_its_own_topic(seeded, slack_settings, fake_slack):
-    with session_scope(seeded.session_factory) as session:
+    with seeded.session_factory.begin() as session:
         topic_store.set_channel_topic(session, channel="C0KV", keywords=["KV cache"], updated_at=datetime.now(UTC))
         assert digest.digest_channels(session, slack_settings) == ["C0DIGEST", "C0KV"]
     report = post(seeded, slack_settings, channel="C0KV")
@@ -253,7 +252,7 @@ def test_the_cli_posts_the_digest_and_a_rerun_posts_nothing(slack_env, fake_slac
 
 def test_the_ledger_records_every_posted_paper_with_its_message_ts(seeded, slack_settings, fake_slack):
     post(seeded, slack_settings)
-    with session_scope(seeded.session_factory) as session:
+    with seeded.session_factory.begin() as session:
         run = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
         items = ledger.run_items(session, run_id=run.id)
     assert run.status == "done" and run.parent_ts
@@ -273,7 +272,7 @@ class TakenOverPoster:
         self.count += 1
         ts = self.inner.post(**kwargs)
         if self.count == 2:
-            with session_scope(self.store.session_factory) as session:
+            with self.store.session_factory.begin() as session:
                 session.execute(DigestRun.__table__.update().values(lease_owner="the-other-process"))
         return ts
 

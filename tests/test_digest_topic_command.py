@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from bot.app import Services
 from db import topics as topic_store
-from db.session import session_scope
 from handlers.topic import topic_command
 
 
@@ -23,7 +22,7 @@ def test_the_digest_channel_shows_the_default_topic_and_schedule(store, settings
 
 
 def test_a_channel_with_its_own_topic_shows_it_escaped(store, settings):
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         topic_store.set_channel_topic(session, channel="C0OTHER", keywords=["<!channel> sparse", "pruning"],
                                       exclude=["survey & review"], categories=["cs.LG"],
                                       updated_at=datetime.now(UTC))
@@ -46,7 +45,7 @@ def test_setting_keywords_in_a_channel_gives_it_its_own_digest(store, settings):
     assert "Digests are posted here" in answer["text"]
     from bot import digest
 
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         assert "C0NEW" in digest.digest_channels(session, settings)
         topic, source = digest.topic_for_channel(session, settings, "C0NEW")
     assert topic.keywords == ("KV cache", "low-bit") and source == "channel"

@@ -11,7 +11,6 @@ import pytest
 
 from bot.arxiv_source import ArxivUnavailable
 from db import papers as paper_store
-from db.session import session_scope
 from tests.fakes.arxiv_api import load_entries
 from tests.test_ingest import SEED_COUNT, count_rows, seed_window
 
@@ -33,7 +32,7 @@ def test_arxiv_failing_for_good_on_the_last_page_keeps_whole_papers_and_a_rerun_
     with pytest.raises(ArxivUnavailable):
         seed_window(store, settings, fake_arxiv, arxiv_page_size=30, arxiv_max_retries=2, arxiv_delay_seconds=0.01)
     assert count_rows(store) == 60
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         stored = paper_store.get_papers(session, [e.arxiv_id for e in fake_arxiv.entries])
     assert len(stored) == 60 and all(p.title and p.abstract and p.authors for p in stored.values())
     fake_arxiv.faults = []

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, update
 
 from db.models import DigestItem, DigestRun
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 from tests.test_digest_slack import SEED_ON_TOPIC, posted_paper_ids, posts
 
@@ -22,7 +21,7 @@ ARGV = [sys.executable, "-m", "bot", "digest", "--date", "2025-03-21", "--channe
 
 
 def posted_items(store) -> int:
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         return session.scalar(select(func.count()).select_from(DigestItem).where(DigestItem.message_ts.is_not(None)))
 
 
@@ -52,7 +51,7 @@ def test_a_digest_process_killed_mid_run_is_resumed_with_the_rest_posted_exactly
     assert posted_paper_ids(fake_slack) == before
 
     # Five minutes later (the lease runs out) the next run takes over and posts only the rest.
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         session.execute(update(DigestRun).values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     resumed = subprocess.run(ARGV, env=child_env, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
@@ -60,7 +59,7 @@ def test_a_digest_process_killed_mid_run_is_resumed_with_the_rest_posted_exactly
     ids = posted_paper_ids(fake_slack)
     assert len(ids) == len(set(ids)) == SEED_ON_TOPIC
     assert sum(1 for m in posts(fake_slack) if not m.get("thread_ts")) == 1  # one parent, in whose thread all went
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         parent_ts = session.scalar(select(DigestRun.parent_ts))
     assert {m["thread_ts"] for m in posts(fake_slack) if m.get("thread_ts")} == {parent_ts}
 

@@ -13,7 +13,6 @@ from bot import digest, ingest
 from bot.app import build_digest_poster
 from db import ledger
 from db.models import DigestItem
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 from tests.slack_requests import event_body, post
 from tests.test_digest_slack import DAY, SEED_ON_TOPIC, posted_paper_ids, posts
@@ -31,7 +30,7 @@ def run_digest(store, settings, *, day=DAY):
 
 
 def run_and_items(store, *, day=DAY) -> tuple[ledger.RunRecord | None, list[ledger.ItemRecord]]:
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         run = ledger.get_run(session, channel="C0DIGEST", digest_date=day)
         return run, (ledger.run_items(session, run_id=run.id) if run else [])
 
@@ -117,13 +116,13 @@ def test_not_in_channel_keeps_the_ledger_consistent_and_the_papers_go_out_with_t
     # Nothing reached the channel, so nothing is recorded as planned or posted for it.
     assert run.status == ledger.FAILED and run.lease_owner is None and run.parent_ts is None
     assert items == [] and not run.planned
-    with session_scope(seeded.session_factory) as session:
+    with seeded.session_factory.begin() as session:
         assert session.scalar(select(func.count()).select_from(DigestItem)) == 0
 
     # The admin invites the bot but nobody reruns yesterday: the next day's digest carries those papers.
     del fake_slack.channel_errors["C0DIGEST"]
     next_day = DAY + timedelta(days=1)
-    with session_scope(seeded.session_factory) as session:
+    with seeded.session_factory.begin() as session:
         in_window = len(digest.select_digest(session, slack_settings, channel=None, digest_date=next_day).papers)
     report = run_digest(seeded, slack_settings, day=next_day)
     assert report.status == "posted" and report.papers_posted == in_window > 0

@@ -12,7 +12,6 @@ from bot.ingest import ingest_feed_file, ingest_records
 from bot.render_blocks.common import MARK_READ, MARK_UNREAD
 from db.models import DigestItem, DigestRun
 from db.records import PaperRecord
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import block_actions_body, event_body, post
@@ -23,7 +22,7 @@ NOW = datetime.now(UTC)
 def post_digest(store, *, channel: str, arxiv_ids: list[str], posted_at: datetime | None,
                 digest_date: date | None = None) -> None:
     """What the digest job leaves behind: a run and its posted items (posted_at None = planned only)."""
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         run = DigestRun(channel=channel, digest_date=digest_date or (posted_at or NOW).date(), status="done",
                         started_at=posted_at or NOW, paper_count=len(arxiv_ids))
         session.add(run)

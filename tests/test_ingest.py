@@ -14,7 +14,6 @@ from bot.arxiv_source import ArxivSource, ArxivUnavailable, build_query, split_a
 from bot.cli import main
 from db import papers as paper_store
 from db.models import Paper
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 from tests.fakes.arxiv_api import load_entries
 
@@ -22,7 +21,7 @@ SEED_COUNT = 87
 
 
 def count_rows(store) -> int:
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         return session.scalar(select(func.count()).select_from(Paper))
 
 
@@ -55,7 +54,7 @@ def test_feed_file_stores_every_seed_paper_once_and_a_rerun_adds_nothing(store):
 
 def test_stored_paper_keeps_every_field_and_collapses_title_whitespace(store):
     ingest.ingest_feed_file(store.session_factory, SEED_FEED)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         paper = paper_store.get_paper(session, "2503.15465")
     assert paper.version == 1
     assert paper.title == "FP4DiT Towards Effective Floating Point Quantization for Diffusion Transformers"
@@ -67,7 +66,7 @@ def test_stored_paper_keeps_every_field_and_collapses_title_whitespace(store):
 
 def test_higher_version_replaces_fields_and_same_or_lower_version_changes_nothing(store):
     ingest.ingest_feed_file(store.session_factory, SEED_FEED)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         original = paper_store.get_paper(session, "2503.15465")
     v2 = dataclasses.replace(original, version=2, title="FP4DiT v2", abstract="Revised abstract.")
     stale = dataclasses.replace(original, version=1, title="Should not win")
@@ -75,7 +74,7 @@ def test_higher_version_replaces_fields_and_same_or_lower_version_changes_nothin
     assert (report.counts.new, report.counts.updated) == (0, 1)
     report = ingest.ingest_records(store.session_factory, [stale])
     assert (report.counts.updated, report.counts.unchanged) == (0, 1)
-    with session_scope(store.session_factory) as session:
+    with store.session_factory.begin() as session:
         stored = paper_store.get_paper(session, "2503.15465")
     assert (stored.version, stored.title, stored.abstract) == (2, "FP4DiT v2", "Revised abstract.")
     assert count_rows(store) == SEED_COUNT

@@ -114,9 +114,8 @@ def test_no_catch_up_before_the_digest_time(job):
 def test_a_run_held_by_another_process_is_retried_when_its_lease_expires(job, fake_slack):
     from bot import digest
     from db import ledger
-    from db.session import session_scope
 
-    with session_scope(job.factory) as session:
+    with job.factory.begin() as session:
         ledger.claim_run(session, channel="C0DIGEST", digest_date=FRIDAY, owner="other", now=job.state["now"],
                          lease=digest.LEASE)
     scheduler = build_scheduler(job, blocking=False)

@@ -20,7 +20,6 @@ from bot.search import (
     search_papers,
 )
 from db import reads as read_store
-from db.session import session_scope
 from tests.conftest import SEED_FEED
 
 KV_CACHE_PAPERS = {
@@ -195,7 +194,7 @@ def test_author_filter_matches_author_names_only_newest_first(seeded):
 
 
 def test_author_filter_with_a_full_name(seeded):
-    with session_scope(seeded.session_factory) as session:
+    with seeded.session_factory.begin() as session:
         paper = search_papers(session, query="kv cache", limit=1).hits[0].paper
     name = paper.authors[0]
     found = ids(search(seeded, f'author:"{name}" kv cache'))
@@ -224,7 +223,7 @@ def test_filters_alone_list_newest_first(seeded):
 
 
 def test_unread_hides_the_papers_the_user_read(seeded):
-    with session_scope(seeded.session_factory) as session:
+    with seeded.session_factory.begin() as session:
         read_store.upsert_read(session, team_id="T1", user_id="U1", arxiv_id="2503.11816", source="button",
                                read_at=datetime.now(UTC))
     marked = search(seeded, "kv cache", team_id="T1", user_id="U1")

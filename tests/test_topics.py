@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.topics import Topic, find_spans, is_on_topic, matched_keywords
+from bot.topics import Topic, find_spans, matched_keywords, topic_matches
 from db.records import PaperRecord
 
 
@@ -98,21 +98,21 @@ def test_matched_keywords_keep_the_configured_order_and_read_title_and_abstract(
 
 def test_on_topic_needs_a_keyword():
     topic = Topic(keywords=("sparse",))
-    assert is_on_topic(paper(title="Sparse models"), topic)
-    assert not is_on_topic(paper(title="Dense models"), topic)
+    assert topic_matches(paper(title="Sparse models"), topic)
+    assert not topic_matches(paper(title="Dense models"), topic)
 
 
 def test_an_excluded_term_removes_a_paper():
     topic = Topic(keywords=("sparse",), exclude=("survey",))
-    assert not is_on_topic(paper(title="A survey of sparse models"), topic)
-    assert is_on_topic(paper(title="Sparse models"), topic)
+    assert not topic_matches(paper(title="A survey of sparse models"), topic)
+    assert topic_matches(paper(title="Sparse models"), topic)
 
 
 def test_categories_filter_when_set():
     topic = Topic(keywords=("sparse",), categories=("cs.CL", "stat"))
-    assert not is_on_topic(paper(title="Sparse", categories=("cs.LG",)), topic)
-    assert is_on_topic(paper(title="Sparse", categories=("cs.LG", "cs.CL")), topic)
-    assert is_on_topic(paper(title="Sparse", categories=("stat.ML",)), topic)
+    assert not topic_matches(paper(title="Sparse", categories=("cs.LG",)), topic)
+    assert topic_matches(paper(title="Sparse", categories=("cs.LG", "cs.CL")), topic)
+    assert topic_matches(paper(title="Sparse", categories=("stat.ML",)), topic)
 
 
 @given(st.text(alphabet=st.sampled_from(list("kvKVcachesprunigqtzd -_\u2010İ\u212aé0")), max_size=60))
