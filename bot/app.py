@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.arxiv_source import ArxivSource
 from bot.config import Settings
 from db.session import make_engine, make_session_factory, upgrade
+from handlers.digest_poster import SlackPoster
 
 
 @dataclass(frozen=True)
@@ -69,34 +70,6 @@ def build_web_client(settings: Settings):
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5),
                         ServerErrorRetryHandler(max_retry_count=2)],
     )
-
-
-class SlackPoster:
-    """The digest's MessagePoster: chat.postMessage through a WebClient, Slack errors as PostFailed."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def post(self, *, channel: str, text: str, blocks: list[dict], thread_ts: str | None = None) -> str:
-        from slack_sdk.errors import SlackApiError
-
-        from bot.digest import PostFailed
-
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
-            )
-        except SlackApiError as err:
-            status = err.response.status_code
-            error = err.response.get("error") if isinstance(err.response.data, dict) else None
-            # A 5xx may come with an HTML page instead of Slack's JSON: keep the code short and loggable.
-            code = error if error and len(error) <= 64 and " " not in error else f"http_{status}"
-            raise PostFailed(code, transient=status >= 500 or status == 429) from err
-        except OSError as err:
-            # No answer after the connection retries (refused, reset, timed out). A timeout may hide a
-            # message that did land; the run stops here rather than guess, and a rerun posts the rest.
-            raise PostFailed(f"connection_error: {type(err).__name__}", transient=True) from err
-        return response["ts"]
 
 
 def build_digest_poster(settings: Settings) -> SlackPoster:

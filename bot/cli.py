@@ -14,10 +14,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
+from bot import app, digest, ingest
 from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
+from bot.render_markdown import render_digest_markdown
+from bot.scheduler import describe
 from db.session import DatabaseUnavailable, describe_db_error
 
 log = logging.getLogger("papers-bot")
@@ -153,9 +156,6 @@ def cmd_serve(settings: Settings, args) -> int:
 
 
 def cmd_digest(settings: Settings, args) -> int:
-    from bot import app, digest, ingest
-    from bot.render_markdown import render_digest_markdown
-
     channel = args.channel or settings.digest_channel
     if not args.dry_run:
         settings.require("SLACK_BOT_TOKEN")
@@ -185,9 +185,6 @@ def cmd_digest(settings: Settings, args) -> int:
 
 
 def cmd_scheduler(settings: Settings, args) -> int:
-    from bot import app
-    from bot.scheduler import describe
-
     settings.require("SLACK_BOT_TOKEN")
     store = app.build_store(settings)
     scheduler = app.build_scheduler(settings, store, blocking=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
 
+from bot.digest_records import Digest, DigestEntry
 from bot.render_blocks.common import authors_mrkdwn, context, highlight_mrkdwn, paper_buttons, section, title_link
 from bot.render_blocks.mrkdwn import (
     ELLIPSIS,
@@ -22,9 +22,6 @@ from bot.render_blocks.mrkdwn import (
     truncate,
 )
 from bot.topics import Topic, find_spans
-
-if TYPE_CHECKING:
-    from bot.digest import Digest, DigestEntry
 
 # Room under Slack's 3,000 so a cut never lands on the limit itself.
 _SECTION_BUDGET = MAX_SECTION_TEXT - 100
