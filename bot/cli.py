@@ -14,11 +14,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
+from bot import app
 from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
+from bot.scheduler import describe
 from db.session import DatabaseUnavailable, describe_db_error
+from handlers.socket_mode import serve_socket_mode
 
 log = logging.getLogger("papers-bot")
 
@@ -127,23 +130,17 @@ def cmd_db(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from bot import app
-
     store = app.build_store(settings)
     services = app.Services(settings=settings, store=store)
     bolt_app = app.build_bolt_app(services)
     if not args.no_scheduler:
-        from bot.scheduler import describe
-
         scheduler = app.build_scheduler(settings, store, blocking=False, arxiv=services.arxiv)
         scheduler.start()
         log.info("%s (in this process; use --no-scheduler with a separate clock process)", describe(scheduler))
     if args.socket or settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         settings.require("SLACK_APP_TOKEN")
         log.info("serving Slack in Socket Mode")
-        SocketModeHandler(bolt_app, settings.slack_app_token).start()
+        serve_socket_mode(bolt_app, settings.slack_app_token)
         return 0
     port = args.port or settings.port
     server = app.make_http_server(app.build_wsgi_app(bolt_app, store), host="0.0.0.0", port=port)
