@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import get_close_matches
 from functools import partial
+from importlib.metadata import version as package_version
 
 from slack_sdk.errors import SlackApiError
 
@@ -64,6 +65,10 @@ def search_command(services, command: dict, args: str) -> dict:
     return search_reply(services, query=args, offset=0, reader=who(command))
 
 
+def version_command(services, command: dict, args: str) -> dict:
+    return help_views.note_message(f"papers-bot {package_version('papers-bot')}")
+
+
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic"),
     Subcommand("read", reading.read_command, "`/papers read 2503.14881` — mark a paper read (an id or an arXiv link)",
@@ -73,6 +78,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("history", reading.history_command, "`/papers history` — what you've read, newest first"),
     Subcommand("search", search_command,
                "`/papers search topic models` — search for words that are also command names"),
+    Subcommand("version", version_command, "`/papers version` — which papers-bot version is answering"),
     Subcommand("help", help_command, "`/papers help` — this message", aliases=("-h", "--help", "?")),
 )
 _BY_WORD = {word: entry for entry in SUBCOMMANDS for word in (entry.name, *entry.aliases)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -64,6 +65,14 @@ def test_an_unknown_command_gets_the_registry_name_it_is_closest_to(typed, sugge
         assert f"Did you mean `/papers {suggested}`?" in reply["text"]
     else:
         assert "Did you mean" not in reply["text"]
+
+
+def test_version_answers_the_installed_package_version():
+    assert route("version") == ("version", "")
+    assert route("versoin") == ("unknown", "versoin")
+    assert papers_reply(None, {"text": "version"}) == {"response_type": "ephemeral",
+                                                       "text": f"papers-bot {package_version('papers-bot')}"}
+    assert "`/papers version`" in papers_reply(None, {"text": "help"})["blocks"][0]["text"]["text"]
 
 
 def test_help_lists_every_subcommand_of_the_registry():
