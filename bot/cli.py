@@ -7,6 +7,7 @@ stderr and a non-zero exit status, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from datetime import UTC, date, datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from bot import app, digest, ingest
+from bot import app, digest, ingest, search
 from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
@@ -22,6 +23,7 @@ from bot.logs import configure_logging
 from bot.render_markdown import render_digest_markdown
 from bot.scheduler import describe
 from db.session import DatabaseUnavailable, describe_db_error
+from handlers.socket_mode import serve_socket_mode
 
 log = logging.getLogger("papers-bot")
 
@@ -92,8 +94,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_fetch(settings: Settings, args) -> int:
-    from bot import app, ingest
-
     runtime = app.build_store(settings)
     if args.from_file:
         if not args.from_file.is_file():
@@ -122,31 +122,23 @@ def cmd_fetch(settings: Settings, args) -> int:
 
 
 def cmd_db(settings: Settings, args) -> int:
-    from bot import app
-
     app.build_store(settings)
     print("database schema is at the latest migration")
     return 0
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from bot import app
-
     store = app.build_store(settings)
     services = app.Services(settings=settings, store=store)
     bolt_app = app.build_bolt_app(services)
     if not args.no_scheduler:
-        from bot.scheduler import describe
-
         scheduler = app.build_scheduler(settings, store, blocking=False, arxiv=services.arxiv)
         scheduler.start()
         log.info("%s (in this process; use --no-scheduler with a separate clock process)", describe(scheduler))
     if args.socket or settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         settings.require("SLACK_APP_TOKEN")
         log.info("serving Slack in Socket Mode")
-        SocketModeHandler(bolt_app, settings.slack_app_token).start()
+        serve_socket_mode(bolt_app, settings.slack_app_token)
         return 0
     port = args.port or settings.port
     server = app.make_http_server(app.build_wsgi_app(bolt_app, store), host="0.0.0.0", port=port)
@@ -195,10 +187,6 @@ def cmd_scheduler(settings: Settings, args) -> int:
 
 def cmd_search(settings: Settings, args) -> int:
     """The same search as `/papers`: a readable list, or JSON (best first) with --json."""
-    import json
-
-    from bot import app, search
-
     store = app.build_store(settings)
     try:
         page = search.run_search(store.session_factory, query=" ".join(args.query),
