@@ -1,17 +1,26 @@
 """arXiv faults the ingest tests leave implicit: a bad entry is logged as well as skipped, and arXiv failing
-for good in the middle of paging keeps only whole papers, which a rerun completes without duplicates."""
+for good in the middle of paging keeps only whole papers, which a rerun completes without duplicates.
+
+Then the review's arXiv items (issue 11): an answer cut short (even with a matching Content-Length) is
+retried and never stored as a broken paper, and a whole copy repairs one stored earlier (1)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from bot.arxiv_source import ArxivUnavailable
+from bot.arxiv_source import ArxivUnavailable, read_feed_file
+from bot.cli import main
+from bot.search import run_search
 from db import papers as paper_store
-from tests.fakes.arxiv_api import load_entries
+from db.records import PaperRecord
+from tests.conftest import SEED_FEED
+from tests.fakes.arxiv_api import cut_offset, load_entries
 from tests.test_ingest import SEED_COUNT, count_rows, seed_window
 
 
@@ -39,3 +48,99 @@ def test_arxiv_failing_for_good_on_the_last_page_keeps_whole_papers_and_a_rerun_
     report = seed_window(store, settings, fake_arxiv, arxiv_page_size=30, arxiv_delay_seconds=0.01)
     assert (report.counts.new, report.counts.unchanged) == (SEED_COUNT - 60, 60)
     assert count_rows(store) == SEED_COUNT
+
+
+# -- 1. an answer cut short is never stored as a broken paper ---------------------------------------------------
+
+
+def seed_records() -> dict[str, PaperRecord]:
+    """Every seed paper as arXiv sent it whole: what a good fetch must store, field for field."""
+    return {r.arxiv_id: r for r in read_feed_file(SEED_FEED)}
+
+
+def stored_papers(store) -> dict[str, PaperRecord]:
+    with store.session_factory.begin() as session:
+        return paper_store.get_papers(session, list(seed_records()))
+
+
+def tenth_paper_in_the_answer() -> str:
+    return sorted(load_entries(), key=lambda e: e.published, reverse=True)[9].arxiv_id
+
+
+def test_an_answer_cut_inside_an_abstract_is_retried_and_every_paper_is_stored_whole(store, settings, fake_arxiv):
+    # 300 bytes into the 10th abstract, with a Content-Length that matches the cut body.
+    fake_arxiv.faults = ["cut-abstract:10:300"]
+    report = seed_window(store, settings, fake_arxiv)
+    assert (report.counts.new, report.skipped, report.requests) == (SEED_COUNT, 0, 2)
+    assert [r.params["start"] for r in fake_arxiv.requests] == ["0", "0"]  # the same page again
+    assert stored_papers(store) == seed_records()
+    assert stored_papers(store)[tenth_paper_in_the_answer()].authors
+
+
+def test_an_answer_cut_short_on_every_try_stores_nothing_and_says_arxiv_is_unavailable(store, settings, fake_arxiv):
+    fake_arxiv.faults = ["cut-abstract:10:300"] * 3
+    with pytest.raises(ArxivUnavailable, match=r"cut short.* after 3 tries"):
+        seed_window(store, settings, fake_arxiv, arxiv_max_retries=2)
+    assert count_rows(store) == 0
+
+
+def test_an_answer_cut_at_an_arbitrary_byte_is_retried(store, settings, fake_arxiv):
+    whole = len(fake_arxiv.entries[0].xml)
+    fake_arxiv.faults = [f"cut:{whole * 5}"]  # inside the 5th entry (here: before its PDF link)
+    report = seed_window(store, settings, fake_arxiv)
+    assert (report.counts.new, report.requests) == (SEED_COUNT, 2)
+    assert stored_papers(store) == seed_records()
+
+
+def test_a_page_with_fewer_entries_than_announced_is_retried(store, settings, fake_arxiv):
+    fake_arxiv.faults = [None, "short:5"]  # page 2 of 3 holds 5 entries where 30 are due
+    report = seed_window(store, settings, fake_arxiv, arxiv_page_size=30)
+    assert report.counts.new == SEED_COUNT
+    assert [r.params["start"] for r in fake_arxiv.requests] == ["0", "30", "30", "60"]
+
+
+def test_an_entry_without_authors_is_skipped_and_never_stored(store, settings, fake_arxiv, caplog):
+    entries = load_entries()
+    entries[5] = dataclasses.replace(entries[5], xml=re.sub(r"<author>.*?</author>", "", entries[5].xml, flags=re.S))
+    fake_arxiv.entries = entries
+    with caplog.at_level(logging.WARNING):
+        report = seed_window(store, settings, fake_arxiv)
+    assert (report.counts.new, report.skipped) == (SEED_COUNT - 1, 1)
+    assert entries[5].arxiv_id not in stored_papers(store)
+    assert any(entries[5].arxiv_id in r.getMessage() and "author" in r.getMessage() for r in caplog.records)
+
+
+def test_a_whole_copy_of_the_same_version_repairs_a_broken_stored_paper_and_its_search_index(
+    store, settings, fake_arxiv
+):
+    whole = seed_records()[tenth_paper_in_the_answer()]
+    broken = dataclasses.replace(whole, abstract=whole.abstract[:290], authors=(), categories=())
+    with store.session_factory.begin() as session:  # what the old client left behind
+        paper_store.upsert_papers(session, [broken], seen_at=datetime.now(UTC))
+    surname = whole.authors[0].split()[-1]
+    assert all(h.paper.arxiv_id != whole.arxiv_id
+               for h in run_search(store.session_factory, query=f"author:{surname}", limit=50).hits)
+
+    report = seed_window(store, settings, fake_arxiv)
+    assert (report.counts.new, report.counts.updated, report.counts.unchanged) == (SEED_COUNT - 1, 1, 0)
+    assert stored_papers(store)[whole.arxiv_id] == whole
+    assert any(h.paper.arxiv_id == whole.arxiv_id
+               for h in run_search(store.session_factory, query=f"author:{surname}", limit=50).hits)
+    again = seed_window(store, settings, fake_arxiv)
+    assert (again.counts.updated, again.counts.unchanged) == (0, SEED_COUNT)
+
+
+def cut_file(tmp_path) -> Path:
+    payload = SEED_FEED.read_bytes()
+    path = tmp_path / "cut.atom.xml"
+    path.write_bytes(payload[: cut_offset(payload, "cut-abstract:10:300")])
+    return path
+
+
+def test_fetch_from_a_cut_file_stores_nothing_and_says_why_in_one_line(env, store, tmp_path, capsys):
+    path = cut_file(tmp_path)
+    assert main(["fetch", "--from-file", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and "not a whole arXiv Atom feed" in err[0]
+    assert "nothing was stored" in err[0]
+    assert count_rows(store) == 0

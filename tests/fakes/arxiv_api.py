@@ -2,7 +2,8 @@
 
 It honours `search_query`'s submittedDate window, `id_list`, `start` and `max_results`, and can be
 told to misbehave, one scripted fault per request: 503, 429 with Retry-After, a stalled
-connection, an empty page, truncated XML.
+connection, an empty page, a page short of entries, truncated XML, an answer cut at a byte offset
+(inside an abstract) with a Content-Length that matches the cut body.
 """
 
 from __future__ import annotations
@@ -56,6 +57,18 @@ def render_feed(entries: list[Entry], *, total: int, start: int) -> str:
         f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>\n"
         f"{body}\n</feed>\n"
     )
+
+
+def cut_offset(payload: bytes, fault: str) -> int | None:
+    """Where a `cut…` fault ends the body: `cut:N` at byte N, `cut-abstract:K:N` N bytes into the K-th
+    entry's abstract (K counts from 1)."""
+    kind, *args = fault.split(":")
+    if kind == "cut":
+        return int(args[0])
+    if kind != "cut-abstract":
+        return None
+    starts = [m.end() for m in re.finditer(re.escape(b"<summary>"), payload)]
+    return starts[int(args[0]) - 1] + int(args[1])
 
 
 @dataclass
@@ -113,14 +126,20 @@ class FakeArxiv(LoopbackServer):
             start = int(params.get("start", 0))
             size = int(params.get("max_results", 10))
             page = [] if fault == "empty" else selected[start : start + size]
+            if fault and fault.startswith("short:"):  # a whole feed, with fewer entries than it announces
+                page = page[: int(fault.split(":")[1])]
             body = render_feed(page, total=len(selected), start=start)
             if fault == "truncated":
                 body = body[: len(body) // 2]
+        content_type = "application/atom+xml; charset=utf-8"
         self.requests.append(Request(time.monotonic(), params, status))
         payload = body.encode()
+        cut = cut_offset(payload, fault) if fault and fault.startswith("cut") else None
+        if cut is not None:
+            payload = payload[:cut]  # and the Content-Length below says so: nothing on the wire looks wrong
         try:
             http.send_response(status)
-            http.send_header("Content-Type", "application/atom+xml; charset=utf-8")
+            http.send_header("Content-Type", content_type)
             http.send_header("Content-Length", str(len(payload)))
             for name, value in headers.items():
                 http.send_header(name, value)
@@ -128,3 +147,4 @@ class FakeArxiv(LoopbackServer):
             http.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test); nothing to answer
+
