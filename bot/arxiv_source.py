@@ -5,10 +5,11 @@ Kept from the package (4.0.x): the query URL and paging (`arxiv.Client.results`)
 - Retries: growing waits that honour Retry-After (the package retries after a fixed delay, ignoring it),
   at least ARXIV_DELAY_SECONDS after the last request ended, then one clear `ArxivUnavailable`.
 - Completeness. The package's parser uses lxml with recover=True: an answer cut mid-entry parses as a
-  short abstract with no authors, never as malformed. So an answer is used only if it is well-formed
-  XML, and a page holds as many entries as it announces; anything else is a bad page, retried like a
-  503. An entry of a whole page that lacks its id, title, abstract, authors or published date is what
-  arXiv sent (a retry brings the same), so it is skipped with a log line and never stored.
+  short abstract with no authors, never as malformed, and a cut inside a date raises ValueError. So an
+  answer is used only if it is well-formed XML, and a page holds as many entries as it announces;
+  anything else, and any parser failure, is a bad page, retried like a 503. An entry of a whole page
+  that lacks its id, title, abstract, authors or published date is what arXiv sent (a retry brings the
+  same), so it is skipped with a log line and never stored.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ class BadEntry(ValueError):
 
 
 class BadPage(Exception):
-    """An answer that is not a whole Atom feed: cut short, malformed XML, or fewer entries than it
-    announces. From arXiv it is retried like a 503."""
+    """An answer that is not a whole Atom feed: cut short, malformed XML, fewer entries than it announces,
+    or one the Atom parser fails on. From arXiv it is retried like a 503."""
 
 
 def split_arxiv_id(entry_id: str) -> tuple[str, int]:
@@ -169,8 +170,11 @@ def whole_feed(body: bytes) -> etree._Element:
 
 
 def _parse_atom(body: bytes) -> arxiv_feed.ParsedFeed:
-    """The package's parser over a body `whole_feed` accepted."""
-    feed = arxiv_feed.parse(body)
+    """The package's parser over a body `whole_feed` accepted; any failure in it is a bad page."""
+    try:
+        feed = arxiv_feed.parse(body)
+    except Exception as err:  # noqa: BLE001 - e.g. ValueError from a date: the page is bad, not the process
+        raise BadPage(f"the Atom parser failed ({type(err).__name__}: {err})") from err
     if feed.malformed:
         raise BadPage(f"the Atom parser failed ({feed.error})")
     return feed

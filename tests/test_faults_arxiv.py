@@ -2,7 +2,8 @@
 for good in the middle of paging keeps only whole papers, which a rerun completes without duplicates.
 
 Then the review's arXiv items (issue 11): an answer cut short (even with a matching Content-Length) is
-retried and never stored as a broken paper, and a whole copy repairs one stored earlier (1)."""
+retried and never stored as a broken paper, and a whole copy repairs one stored earlier (1); a cut inside
+a date or any parser failure is a bad page, not a crash (5)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from pathlib import Path
 
 import pytest
 
+from bot import ingest
+from bot.app import build_arxiv_source, build_digest_poster
 from bot.arxiv_source import ArxivUnavailable, read_feed_file
 from bot.cli import main
+from bot.scheduler import DigestJob, build_scheduler
 from bot.search import run_search
 from db import papers as paper_store
 from db.records import PaperRecord
 from tests.conftest import SEED_FEED
 from tests.fakes.arxiv_api import cut_offset, load_entries
 from tests.test_ingest import SEED_COUNT, count_rows, seed_window
+from tests.test_scheduler import notices
 
 
 def test_a_bad_entry_is_skipped_with_a_log_line_naming_it(store, settings, fake_arxiv, caplog):
@@ -144,3 +149,62 @@ def test_fetch_from_a_cut_file_stores_nothing_and_says_why_in_one_line(env, stor
     assert len(err) == 1 and str(path) in err[0] and "not a whole arXiv Atom feed" in err[0]
     assert "nothing was stored" in err[0]
     assert count_rows(store) == 0
+
+
+# -- 5. a cut inside a date, or any parser failure, is a bad page -----------------------------------------------
+
+
+def test_an_answer_cut_inside_a_date_is_retried_not_a_crash(store, settings, fake_arxiv):
+    fake_arxiv.faults = ["cut-date:10"]
+    report = seed_window(store, settings, fake_arxiv)
+    assert (report.counts.new, report.requests) == (SEED_COUNT, 2)
+    assert stored_papers(store) == seed_records()
+
+
+def with_a_date_the_parser_refuses(fake_arxiv) -> None:
+    entries = load_entries()
+    entries[9] = dataclasses.replace(
+        entries[9], xml=re.sub(r"<published>.*?</published>", "<published>2025-03-1</published>", entries[9].xml))
+    fake_arxiv.entries = entries
+
+
+def test_a_date_the_parser_refuses_on_every_try_ends_as_arxiv_unavailable(store, settings, fake_arxiv):
+    with_a_date_the_parser_refuses(fake_arxiv)
+    with pytest.raises(ArxivUnavailable, match=r"after 2 tries"):
+        seed_window(store, settings, fake_arxiv, arxiv_max_retries=1)
+    assert count_rows(store) == 0
+
+
+def test_cli_fetch_and_digest_survive_a_parser_failure_with_one_line(env, fake_arxiv, monkeypatch, capsys):
+    monkeypatch.setenv("ARXIV_API_URL", fake_arxiv.url)
+    monkeypatch.setenv("ARXIV_MAX_RETRIES", "1")
+    with_a_date_the_parser_refuses(fake_arxiv)
+    assert main(["fetch", "--since", "2025-03-14", "--until", "2025-03-21"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("papers-bot: arXiv is unavailable:") and err[-1].endswith("after 2 tries")
+    fake_arxiv.faults = ["cut-date:10"] * 4
+    assert main(["digest", "--dry-run", "--date", "2025-03-21"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: arXiv is unavailable" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def scheduled_job(store, slack_settings, fake_slack, fake_arxiv) -> DigestJob:
+    """The clock process's digest job on Friday 2025-03-21 10:00 UTC, fetching from the fake arXiv."""
+    ingest.ingest_feed_file(store.session_factory, SEED_FEED)
+    settings = dataclasses.replace(slack_settings, arxiv_api_url=fake_arxiv.url, arxiv_max_retries=0,
+                                   arxiv_delay_seconds=0.01)
+    job = DigestJob(settings=settings, factory=store.session_factory, poster=build_digest_poster(settings),
+                    arxiv=build_arxiv_source(settings), pace_seconds=0,
+                    clock=lambda: datetime(2025, 3, 21, 10, 0, tzinfo=UTC))
+    build_scheduler(job, blocking=False)
+    return job
+
+
+def test_the_scheduled_digest_survives_a_parser_failure_and_says_arxiv_is_unavailable(scheduled_job, fake_slack,
+                                                                                       fake_arxiv):
+    job = scheduled_job
+    fake_arxiv.faults = ["cut-date:10"] * 20
+    assert job() == []  # no crash: the usual "arXiv is unavailable" path, with a retry scheduled
+    assert job.scheduler.get_job("digest-arxiv-retry") is not None
+    assert len(notices(fake_slack)) == 1

@@ -3,7 +3,7 @@
 It honours `search_query`'s submittedDate window, `id_list`, `start` and `max_results`, and can be
 told to misbehave, one scripted fault per request: 503, 429 with Retry-After, a stalled
 connection, an empty page, a page short of entries, truncated XML, an answer cut at a byte offset
-(inside an abstract) with a Content-Length that matches the cut body.
+(inside an abstract or a date) with a Content-Length that matches the cut body.
 """
 
 from __future__ import annotations
@@ -61,14 +61,16 @@ def render_feed(entries: list[Entry], *, total: int, start: int) -> str:
 
 def cut_offset(payload: bytes, fault: str) -> int | None:
     """Where a `cut…` fault ends the body: `cut:N` at byte N, `cut-abstract:K:N` N bytes into the K-th
-    entry's abstract (K counts from 1)."""
+    entry's abstract, `cut-date:K` in the middle of the K-th entry's <published> date (K counts from 1)."""
     kind, *args = fault.split(":")
     if kind == "cut":
         return int(args[0])
-    if kind != "cut-abstract":
+    tag = {"cut-abstract": b"<summary>", "cut-date": b"<published>"}.get(kind)
+    if tag is None:
         return None
-    starts = [m.end() for m in re.finditer(re.escape(b"<summary>"), payload)]
-    return starts[int(args[0]) - 1] + int(args[1])
+    starts = [m.end() for m in re.finditer(re.escape(tag), payload)]
+    start = starts[int(args[0]) - 1]
+    return start + (int(args[1]) if kind == "cut-abstract" else len(b"2025-03-1"))
 
 
 @dataclass
