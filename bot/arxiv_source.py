@@ -6,10 +6,11 @@ Kept from the package (4.0.x): the query URL and paging (`arxiv.Client.results`)
   at least ARXIV_DELAY_SECONDS after the last request ended, then one clear `ArxivUnavailable`.
 - Completeness. The package's parser uses lxml with recover=True: an answer cut mid-entry parses as a
   short abstract with no authors, never as malformed, and a cut inside a date raises ValueError. So an
-  answer is used only if it is well-formed XML, and a page holds as many entries as it announces;
-  anything else, and any parser failure, is a bad page, retried like a 503. An entry of a whole page
-  that lacks its id, title, abstract, authors or published date is what arXiv sent (a retry brings the
-  same), so it is skipped with a log line and never stored.
+  answer is used only if it is well-formed XML whose root is an Atom <feed> (an HTML error page with
+  status 200 is not), and a page holds as many entries as it announces; anything else, and any parser
+  failure, is a bad page, retried like a 503. An entry of a whole page that lacks its id, title,
+  abstract, authors or published date is what arXiv sent (a retry brings the same), so it is skipped
+  with a log line and never stored.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ class BadEntry(ValueError):
 
 
 class BadPage(Exception):
-    """An answer that is not a whole Atom feed: cut short, malformed XML, fewer entries than it announces,
-    or one the Atom parser fails on. From arXiv it is retried like a 503."""
+    """An answer that is not a whole Atom feed: cut short, an HTML error page, malformed XML, fewer entries
+    than it announces, or one the Atom parser fails on. From arXiv it is retried like a 503."""
 
 
 def split_arxiv_id(entry_id: str) -> tuple[str, int]:
@@ -160,12 +161,16 @@ def _strict_parser() -> etree.XMLParser:
     return etree.XMLParser(recover=False, resolve_entities=False, no_network=True, huge_tree=False)
 
 
-def whole_feed(body: bytes) -> etree._Element:
-    """The root of `body` if it is whole (well-formed, so closed), else BadPage."""
+def whole_feed(body: bytes, *, content_type: str = "") -> etree._Element:
+    """The root of `body` if it is a whole Atom feed (well-formed, closed, <feed> at the root), else BadPage."""
+    if content_type and "xml" not in content_type.lower():
+        raise BadPage(f"not an Atom feed ({content_type.split(';')[0].strip()})")
     try:
         root = etree.fromstring(body, _strict_parser())
     except etree.XMLSyntaxError as err:
         raise BadPage(f"cut short or malformed: {err}") from err
+    if root is None or root.tag != f"{_ATOM}feed":
+        raise BadPage(f"not an Atom feed (root element {getattr(root, 'tag', None)!r})")
     return root
 
 
@@ -295,7 +300,7 @@ class PoliteArxivClient(arxiv.Client):
         raise ArxivUnavailable(f"arXiv is unavailable: {last_error} after {self.max_retries + 1} tries")
 
     def _whole_page(self, answer: _Answer, url: str) -> arxiv_feed.ParsedFeed:
-        root = whole_feed(answer.body)
+        root = whole_feed(answer.body, content_type=answer.headers.get("Content-Type", ""))
         asked = parse_qs(urlsplit(url).query)
         _check_entry_count(root, start=int(asked.get("start", ["0"])[0]),
                            asked=int(asked.get("max_results", [str(self.page_size)])[0]))

@@ -3,7 +3,8 @@ for good in the middle of paging keeps only whole papers, which a rerun complete
 
 Then the review's arXiv items (issue 11): an answer cut short (even with a matching Content-Length) is
 retried and never stored as a broken paper, and a whole copy repairs one stored earlier (1); a cut inside
-a date or any parser failure is a bad page, not a crash (5)."""
+a date or any parser failure is a bad page, not a crash (5); and a 200 HTML page is a failure, never
+"no papers" (6)."""
 
 from __future__ import annotations
 
@@ -208,3 +209,25 @@ def test_the_scheduled_digest_survives_a_parser_failure_and_says_arxiv_is_unavai
     assert job() == []  # no crash: the usual "arXiv is unavailable" path, with a retry scheduled
     assert job.scheduler.get_job("digest-arxiv-retry") is not None
     assert len(notices(fake_slack)) == 1
+
+
+# -- 6. a 200 answer that is not an Atom feed is a failure, never "no papers" -----------------------------------
+
+
+def test_a_200_html_error_page_is_retried_with_a_warning(store, settings, fake_arxiv, caplog):
+    fake_arxiv.faults = ["html"]
+    with caplog.at_level(logging.WARNING):
+        report = seed_window(store, settings, fake_arxiv)
+    assert (report.counts.new, report.requests) == (SEED_COUNT, 2)
+    assert any("not an Atom feed" in r.getMessage() and "text/html" in r.getMessage() for r in caplog.records)
+
+
+def test_html_on_every_try_is_arxiv_unavailable_never_zero_results(env, fake_arxiv, monkeypatch, capsys):
+    monkeypatch.setenv("ARXIV_API_URL", fake_arxiv.url)
+    monkeypatch.setenv("ARXIV_MAX_RETRIES", "1")
+    fake_arxiv.faults = ["html"] * 4
+    assert main(["fetch", "--since", "2025-03-14", "--until", "2025-03-21"]) == 2
+    captured = capsys.readouterr()
+    assert "0 new" not in captured.out
+    assert captured.err.strip().splitlines()[-1].startswith("papers-bot: arXiv is unavailable: ")
+    assert "not an Atom feed" in captured.err

@@ -3,7 +3,8 @@
 It honours `search_query`'s submittedDate window, `id_list`, `start` and `max_results`, and can be
 told to misbehave, one scripted fault per request: 503, 429 with Retry-After, a stalled
 connection, an empty page, a page short of entries, truncated XML, an answer cut at a byte offset
-(inside an abstract or a date) with a Content-Length that matches the cut body.
+(inside an abstract or a date) with a Content-Length that matches the cut body, and arXiv's 200 HTML
+error page.
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ def render_feed(entries: list[Entry], *, total: int, start: int) -> str:
         f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>\n"
         f"{body}\n</feed>\n"
     )
+
+
+# What arXiv's front end answers, with status 200, when its backend is overloaded.
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><title>arXiv API: service temporarily unavailable</title></head>\n"
+    "<body><h1>Service temporarily unavailable</h1><p>Please try again in a few minutes.</p></body></html>\n"
+)
 
 
 def cut_offset(payload: bytes, fault: str) -> int | None:
@@ -134,6 +142,8 @@ class FakeArxiv(LoopbackServer):
             if fault == "truncated":
                 body = body[: len(body) // 2]
         content_type = "application/atom+xml; charset=utf-8"
+        if fault == "html":
+            body, content_type = HTML_ERROR_PAGE, "text/html; charset=utf-8"
         self.requests.append(Request(time.monotonic(), params, status))
         payload = body.encode()
         cut = cut_offset(payload, fault) if fault and fault.startswith("cut") else None
