@@ -2,6 +2,9 @@
 
 Kept from the package (4.0.x): the query URL and paging (`arxiv.Client.results`) and its Atom parser
 (`arxiv._feed.parse`), which builds the `arxiv.Result`s. Replaced, because the package does not do it:
+- A total deadline per request (ARXIV_TIMEOUT_SECONDS). requests' timeout bounds each socket read, so a
+  server trickling a few bytes a second keeps a request alive for ever; the body is streamed instead, one
+  socket read at a time, against a monotonic clock.
 - Retries: growing waits that honour Retry-After (the package retries after a fixed delay, ignoring it),
   at least ARXIV_DELAY_SECONDS after the last request ended, then one clear `ArxivUnavailable`.
 - Completeness. The package's parser uses lxml with recover=True: an answer cut mid-entry parses as a
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import arxiv
 import requests
+import urllib3
 from arxiv import _feed as arxiv_feed  # the package's own Atom parser, reused for pages and saved answers
 from lxml import etree  # arxiv 4.x depends on lxml; a strict parse tells a whole answer from a recovered one
 
@@ -153,6 +158,7 @@ def build_query(
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 _USER_AGENT = f"papers-bot (arxiv.py/{arxiv.__version__})"
+_READ_CHUNK_BYTES = 64 * 1024
 
 
 def _strict_parser() -> etree.XMLParser:
@@ -235,11 +241,47 @@ def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return min(max(delta, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+class _DeadlineExceeded(requests.Timeout):
+    """The whole answer did not arrive within ARXIV_TIMEOUT_SECONDS."""
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket the body arrives on. urllib3 keeps it on the connection (keep-alive); when the server
+    closes after the answer, http.client has handed it to the response's file. Not found, each read is
+    bounded by ARXIV_TIMEOUT_SECONDS itself, so the deadline can be overrun by one read at most."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        socket_file = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(socket_file, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    """The body, one socket read at a time, each allowed only the time left before `deadline`."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _DeadlineExceeded("deadline passed while reading the answer")
+        sock = _socket_of(response)
+        if sock is not None:
+            sock.settimeout(remaining)  # the next read may block only until the deadline
+        try:
+            chunk = response.raw.read1(_READ_CHUNK_BYTES, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as err:
+            raise _DeadlineExceeded("deadline passed while reading the answer") from err
+        except urllib3.exceptions.HTTPError as err:  # reset, or fewer bytes than Content-Length
+            raise requests.ConnectionError(str(err)) from err
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 class PoliteArxivClient(arxiv.Client):
@@ -286,6 +328,8 @@ class PoliteArxivClient(arxiv.Client):
                 retry_after = _retry_after_seconds(answer.headers)
                 if answer.status < 500 and answer.status not in (408, 429):
                     raise ArxivQueryRefused(f"arXiv refused the query ({last_error})")
+            except _DeadlineExceeded:
+                last_error = f"no whole answer within {self.timeout_seconds:g} s"
             except requests.Timeout:
                 last_error = f"no answer within {self.timeout_seconds:g} s"
             except requests.RequestException as err:
@@ -309,20 +353,24 @@ class PoliteArxivClient(arxiv.Client):
         return feed
 
     def _request(self, url: str) -> _Answer:
-        """One GET, ARXIV_DELAY_SECONDS after the last one ended."""
+        """One GET, ARXIV_DELAY_SECONDS after the last one ended, bounded by the deadline."""
         if self._last_request_ended is not None:
             pause = self.delay_seconds - (time.monotonic() - self._last_request_ended)
             if pause > 0:
                 self._sleep(pause)
         self.requests_made += 1
         try:
-            return self._get(url)
+            return self._get_within_deadline(url)
         finally:
             self._last_request_ended = time.monotonic()
 
-    def _get(self, url: str) -> _Answer:
-        response = self._session.get(url, headers={"User-Agent": _USER_AGENT}, timeout=self.timeout_seconds)
-        return _Answer(response.status_code, response.headers, response.content)
+    def _get_within_deadline(self, url: str) -> _Answer:
+        deadline = time.monotonic() + self.timeout_seconds
+        with self._session.get(url, headers={"User-Agent": _USER_AGENT}, timeout=self.timeout_seconds,
+                               stream=True) as response:
+            if response.status_code != requests.codes.ok:
+                return _Answer(response.status_code, response.headers, b"")
+            return _Answer(response.status_code, response.headers, _read_body(response, deadline))
 
 
 @dataclass

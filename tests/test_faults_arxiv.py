@@ -3,14 +3,16 @@ for good in the middle of paging keeps only whole papers, which a rerun complete
 
 Then the review's arXiv items (issue 11): an answer cut short (even with a matching Content-Length) is
 retried and never stored as a broken paper, and a whole copy repairs one stored earlier (1); a cut inside
-a date or any parser failure is a bad page, not a crash (5); and a 200 HTML page is a failure, never
-"no papers" (6)."""
+a date or any parser failure is a bad page, not a crash (5); a 200 HTML page is a failure, never "no
+papers" (6); and ARXIV_TIMEOUT_SECONDS bounds the whole answer, not each socket read (10)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import re
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 
 from bot import ingest
 from bot.app import build_arxiv_source, build_digest_poster
-from bot.arxiv_source import ArxivUnavailable, read_feed_file
+from bot.arxiv_source import ArxivSource, ArxivUnavailable, read_feed_file
 from bot.cli import main
 from bot.scheduler import DigestJob, build_scheduler
 from bot.search import run_search
@@ -231,3 +233,51 @@ def test_html_on_every_try_is_arxiv_unavailable_never_zero_results(env, fake_arx
     assert "0 new" not in captured.out
     assert captured.err.strip().splitlines()[-1].startswith("papers-bot: arXiv is unavailable: ")
     assert "not an Atom feed" in captured.err
+
+
+# -- 10. ARXIV_TIMEOUT_SECONDS is a deadline for the whole answer -----------------------------------------------
+
+
+def test_a_trickling_answer_is_cut_off_at_the_deadline_and_retried(store, settings, fake_arxiv):
+    # 64 bytes every 0.2 s: every socket read succeeds well inside the timeout, the whole answer never does.
+    fake_arxiv.faults = ["trickle:64:0.2"]
+    started = time.monotonic()
+    report = seed_window(store, settings, fake_arxiv, arxiv_timeout_seconds=1.0)
+    assert (report.counts.new, report.requests) == (SEED_COUNT, 2)
+    first, second = fake_arxiv.requests[:2]
+    assert second.at - first.at < 1.0 + 0.5  # the deadline, a 0.05 s backoff, scheduling slack
+    assert time.monotonic() - started < 3.0
+
+
+def test_the_deadline_bounds_the_read_in_progress_not_only_the_next_one(settings, fake_arxiv):
+    # Bytes at 0, 0.7 and 1.4 s: a check between reads alone would notice only at 1.4 s.
+    fake_arxiv.faults = ["trickle:64:0.7"]
+    settings = dataclasses.replace(settings, arxiv_api_url=fake_arxiv.url, arxiv_timeout_seconds=1.0,
+                                   arxiv_max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(ArxivUnavailable, match=r"no whole answer within 1 s after 1 tries"):
+        ArxivSource.from_settings(settings).fetch_by_ids(["2503.15465"])
+    assert time.monotonic() - started < 1.0 + 0.25
+
+
+def test_the_deadline_frees_the_arxiv_lock_for_a_lookup_waiting_behind_a_trickle(settings, fake_arxiv):
+    fake_arxiv.faults = ["trickle:64:0.2"]
+    settings = dataclasses.replace(settings, arxiv_api_url=fake_arxiv.url, arxiv_timeout_seconds=1.0,
+                                   arxiv_max_retries=0)
+    source = ArxivSource.from_settings(settings)
+    first: list[Exception] = []
+
+    def trickled_lookup():
+        with pytest.raises(ArxivUnavailable) as raised:
+            source.fetch_by_ids(["2503.15465"])
+        first.append(raised.value)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=trickled_lookup)
+    thread.start()
+    time.sleep(0.2)
+    [paper] = source.fetch_by_ids(["2503.15465"])  # waits for the process's arXiv lock, then gets its answer
+    thread.join(timeout=10)
+    assert paper.arxiv_id == "2503.15465" and paper.authors
+    assert time.monotonic() - started < 2.5
+    assert "no whole answer within 1 s" in str(first[0])

@@ -3,8 +3,8 @@
 It honours `search_query`'s submittedDate window, `id_list`, `start` and `max_results`, and can be
 told to misbehave, one scripted fault per request: 503, 429 with Retry-After, a stalled
 connection, an empty page, a page short of entries, truncated XML, an answer cut at a byte offset
-(inside an abstract or a date) with a Content-Length that matches the cut body, and arXiv's 200 HTML
-error page.
+(inside an abstract or a date) with a Content-Length that matches the cut body, arXiv's 200 HTML
+error page, and a body trickled a few bytes at a time.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ class FakeArxiv(LoopbackServer):
     faults: list[str] = field(default_factory=list)  # consumed one per request: "503", "429:2", ...
     requests: list[Request] = field(default_factory=list)
     stall_seconds: float = 5.0
+    trickle_limit_seconds: float = 8.0  # a trickle sends the rest at once after this long, so no test hangs
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -156,7 +157,21 @@ class FakeArxiv(LoopbackServer):
             for name, value in headers.items():
                 http.send_header(name, value)
             http.end_headers()
-            http.wfile.write(payload)
+            if fault and fault.startswith("trickle"):
+                self._trickle(http, payload, fault)
+            else:
+                http.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test); nothing to answer
 
+    def _trickle(self, http: BaseHTTPRequestHandler, payload: bytes, fault: str) -> None:
+        """`trickle:B:S`: B bytes every S seconds, each write well inside any per-read timeout."""
+        _, size, interval = fault.split(":")
+        give_up_at = time.monotonic() + self.trickle_limit_seconds
+        sent = 0
+        while sent < len(payload) and time.monotonic() < give_up_at:
+            http.wfile.write(payload[sent : sent + int(size)])
+            http.wfile.flush()
+            sent += int(size)
+            time.sleep(float(interval))
+        http.wfile.write(payload[sent:])
