@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.arxiv_source import ArxivSource
 from bot.config import Settings
+from db.arxiv_pacing import SharedArxivPacing
 from db.session import make_engine, make_session_factory, upgrade
 
 
@@ -29,10 +30,14 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
     return Store(engine=engine, session_factory=make_session_factory(engine))
 
 
-def build_arxiv_source(settings: Settings) -> ArxivSource:
+def build_arxiv_source(settings: Settings, *, store: Store | None = None) -> ArxivSource:
     """A new arXiv client. A long-running process builds ONE and shares it (Services.arxiv), so the
-    client's lock and 3-second pacing hold for the digest and every `/papers read` lookup together."""
-    return ArxivSource.from_settings(settings)
+    client's lock holds for the digest and every `/papers read` lookup together. Its pacing goes through
+    the database (db.arxiv_pacing), so all processes on it together keep ARXIV_DELAY_SECONDS; without
+    `store`, the pacing opens its own engine on DATABASE_URL (the schema is migrated by then)."""
+    pacing_store = store or build_store(settings, migrate=False)
+    pacing = SharedArxivPacing(pacing_store.session_factory, delay_seconds=settings.arxiv_delay_seconds)
+    return ArxivSource.from_settings(settings, pacing=pacing)
 
 
 # -- Slack --------------------------------------------------------------------------------------------

@@ -5,8 +5,11 @@ Kept from the package (4.0.x): the query URL and paging (`arxiv.Client.results`)
 - A total deadline per request (ARXIV_TIMEOUT_SECONDS). requests' timeout bounds each socket read, so a
   server trickling a few bytes a second keeps a request alive for ever; the body is streamed instead, one
   socket read at a time, against a monotonic clock.
+- Pacing across processes. The package paces one client; arXiv counts the web and clock processes (and
+  any CLI run) as one. The client keeps ARXIV_DELAY_SECONDS after its own last request, and asks the
+  `ArxivPacing` handed in by the composition root (`bot.app`, through the database) for a turn.
 - Retries: growing waits that honour Retry-After (the package retries after a fixed delay, ignoring it),
-  at least ARXIV_DELAY_SECONDS after the last request ended, then one clear `ArxivUnavailable`.
+  then one clear `ArxivUnavailable`.
 - Completeness. The package's parser uses lxml with recover=True: an answer cut mid-entry parses as a
   short abstract with no authors, never as malformed, and a cut inside a date raises ValueError. So an
   answer is used only if it is well-formed XML whose root is an Atom <feed> (an HTML error page with
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import arxiv
@@ -241,6 +245,26 @@ def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return min(max(delta, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+class ArxivPacing(Protocol):
+    """Turns to call arXiv, shared by every process that talks to it (arXiv sees them as one client)."""
+
+    def wait_for_turn(self) -> None:
+        """Block until a request may start now: ARXIV_DELAY_SECONDS after the last one started anywhere."""
+
+    def finished(self, *, next_gap_seconds: float) -> None:
+        """A request just ended: the next one, from any process, starts no sooner than this from now."""
+
+
+class OwnPacingOnly:
+    """No shared pacing: only this client's own delay holds (tests, a single offline process)."""
+
+    def wait_for_turn(self) -> None:
+        pass
+
+    def finished(self, *, next_gap_seconds: float) -> None:
+        pass
+
+
 class _DeadlineExceeded(requests.Timeout):
     """The whole answer did not arrive within ARXIV_TIMEOUT_SECONDS."""
 
@@ -293,6 +317,7 @@ class PoliteArxivClient(arxiv.Client):
         delay_seconds: float,
         timeout_seconds: float,
         max_retries: int,
+        pacing: ArxivPacing | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
         # num_retries=0: the package's own retry loop is replaced by ours in _parse_feed.
@@ -300,6 +325,7 @@ class PoliteArxivClient(arxiv.Client):
         self.query_url_format = api_url + ("&{}" if "?" in api_url else "?{}")
         self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
+        self.pacing = pacing or OwnPacingOnly()
         self.requests_made = 0
         self._sleep = sleep
         self._lock = threading.Lock()  # arXiv's terms: one connection at a time
@@ -353,16 +379,21 @@ class PoliteArxivClient(arxiv.Client):
         return feed
 
     def _request(self, url: str) -> _Answer:
-        """One GET, ARXIV_DELAY_SECONDS after the last one ended, bounded by the deadline."""
+        """One GET, paced (this client's delay, then a shared turn) and bounded by the deadline."""
         if self._last_request_ended is not None:
             pause = self.delay_seconds - (time.monotonic() - self._last_request_ended)
             if pause > 0:
                 self._sleep(pause)
+        self.pacing.wait_for_turn()
         self.requests_made += 1
+        answer = None
         try:
-            return self._get_within_deadline(url)
+            answer = self._get_within_deadline(url)
+            return answer
         finally:
             self._last_request_ended = time.monotonic()
+            retry_after = _retry_after_seconds(answer.headers) if answer else None
+            self.pacing.finished(next_gap_seconds=max(self.delay_seconds, retry_after or 0.0))
 
     def _get_within_deadline(self, url: str) -> _Answer:
         deadline = time.monotonic() + self.timeout_seconds
@@ -380,7 +411,8 @@ class ArxivSource:
     client: PoliteArxivClient
 
     @classmethod
-    def from_settings(cls, settings, *, sleep: Callable[[float], None] = time.sleep) -> ArxivSource:
+    def from_settings(cls, settings, *, pacing: ArxivPacing | None = None,
+                      sleep: Callable[[float], None] = time.sleep) -> ArxivSource:
         return cls(
             PoliteArxivClient(
                 api_url=settings.arxiv_api_url,
@@ -388,6 +420,7 @@ class ArxivSource:
                 delay_seconds=settings.arxiv_delay_seconds,
                 timeout_seconds=settings.arxiv_timeout_seconds,
                 max_retries=settings.arxiv_max_retries,
+                pacing=pacing,
                 sleep=sleep,
             )
         )

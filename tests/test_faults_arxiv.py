@@ -4,16 +4,20 @@ for good in the middle of paging keeps only whole papers, which a rerun complete
 Then the review's arXiv items (issue 11): an answer cut short (even with a matching Content-Length) is
 retried and never stored as a broken paper, and a whole copy repairs one stored earlier (1); a cut inside
 a date or any parser failure is a bad page, not a crash (5); a 200 HTML page is a failure, never "no
-papers" (6); and ARXIV_TIMEOUT_SECONDS bounds the whole answer, not each socket read (10)."""
+papers" (6); ARXIV_TIMEOUT_SECONDS bounds the whole answer, not each socket read (10); and processes
+sharing a database keep ARXIV_DELAY_SECONDS between all their requests (12)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -281,3 +285,48 @@ def test_the_deadline_frees_the_arxiv_lock_for_a_lookup_waiting_behind_a_trickle
     assert paper.arxiv_id == "2503.15465" and paper.authors
     assert time.monotonic() - started < 2.5
     assert "no whole answer within 1 s" in str(first[0])
+
+
+# -- 12. every process on one database keeps ARXIV_DELAY_SECONDS between arXiv requests --------------------------
+
+
+def gaps(fake_arxiv) -> list[float]:
+    times = sorted(r.at for r in fake_arxiv.requests)
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+def test_two_clients_with_their_own_engines_on_one_database_keep_the_delay_between_all_requests(
+    store, settings, fake_arxiv
+):
+    settings = dataclasses.replace(settings, arxiv_api_url=fake_arxiv.url, arxiv_page_size=30,
+                                   arxiv_delay_seconds=0.4)
+    sources = [build_arxiv_source(settings), build_arxiv_source(settings)]  # each paces through its own engine
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def fetch(source):
+        barrier.wait()
+        reports.append(ingest.fetch_window(store.session_factory, source, keywords=settings.digest_keywords,
+                                           categories=(), since=date(2025, 3, 14), until=date(2025, 3, 21)))
+
+    threads = [threading.Thread(target=fetch, args=(s,)) for s in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(reports) == 2 and len(fake_arxiv.requests) == 6
+    assert min(gaps(fake_arxiv)) >= 0.4 - 0.01, gaps(fake_arxiv)
+    assert count_rows(store) == SEED_COUNT
+
+
+def test_two_fetch_processes_at_once_keep_the_delay_between_all_requests(store, env, fake_arxiv):
+    child_env = {**os.environ, **env, "ARXIV_API_URL": fake_arxiv.url, "ARXIV_PAGE_SIZE": "30",
+                 "ARXIV_DELAY_SECONDS": "0.8"}
+    argv = [sys.executable, "-m", "bot", "fetch", "--since", "2025-03-14", "--until", "2025-03-21"]
+    children = [subprocess.Popen(argv, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for _ in range(2)]
+    for child in children:
+        child.wait(timeout=60)
+        assert child.returncode == 0, child.stderr.read()
+    assert len(fake_arxiv.requests) == 6
+    assert min(gaps(fake_arxiv)) >= 0.8 - 0.01, gaps(fake_arxiv)
