@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import scheduler
 from bot.arxiv_source import ArxivSource
 from bot.config import Settings
+from db.arxiv_pacing import SharedArxivPacing
 from db.session import DatabaseUnavailable, check_database, make_engine, make_session_factory, upgrade
 from handlers import http_server
 
@@ -40,10 +41,14 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
     return Store(engine=engine, session_factory=make_session_factory(engine))
 
 
-def build_arxiv_source(settings: Settings) -> ArxivSource:
+def build_arxiv_source(settings: Settings, *, store: Store | None = None) -> ArxivSource:
     """A new arXiv client. A long-running process builds ONE and shares it (Services.arxiv), so the
-    client's lock and 3-second pacing hold for the digest and every `/papers read` lookup together."""
-    return ArxivSource.from_settings(settings)
+    client's lock holds for the digest and every `/papers read` lookup together. Its pacing goes through
+    the database (db.arxiv_pacing), so all processes on it together keep ARXIV_DELAY_SECONDS; without
+    `store`, the pacing opens its own engine on DATABASE_URL (the schema is migrated by then)."""
+    pacing_store = store or build_store(settings, migrate=False)
+    pacing = SharedArxivPacing(pacing_store.session_factory, delay_seconds=settings.arxiv_delay_seconds)
+    return ArxivSource.from_settings(settings, pacing=pacing)
 
 
 # -- Slack --------------------------------------------------------------------------------------------
@@ -60,7 +65,7 @@ class Services:
 
     def __post_init__(self) -> None:
         if self.arxiv is None:
-            object.__setattr__(self, "arxiv", build_arxiv_source(self.settings))
+            object.__setattr__(self, "arxiv", build_arxiv_source(self.settings, store=self.store))
 
 
 def build_digest_poster(settings: Settings) -> SlackPoster:
@@ -76,7 +81,7 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
         settings=settings,
         factory=store.session_factory,
         poster=build_digest_poster(settings),
-        arxiv=arxiv or build_arxiv_source(settings),
+        arxiv=arxiv or build_arxiv_source(settings, store=store),
     )
     return scheduler.build_scheduler(job, blocking=blocking)
 

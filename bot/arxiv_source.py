@@ -1,26 +1,44 @@
 """The arXiv export API: one query per topic and window, fetched politely through the `arxiv` package.
 
-The package (4.x) sets no request timeout, retries any failure after a fixed delay and ignores
-Retry-After. `PoliteArxivClient` keeps its Atom parsing and paging and replaces the retry policy:
-a per-request timeout, growing waits that honour Retry-After, at least ARXIV_DELAY_SECONDS between
-any two requests (retries included), and one clear `ArxivUnavailable` after the last try.
+Kept from the package (4.0.x): the query URL and paging (`arxiv.Client.results`) and its Atom parser
+(`arxiv._feed.parse`), which builds the `arxiv.Result`s. Replaced, because the package does not do it:
+- A total deadline per request (ARXIV_TIMEOUT_SECONDS). requests' timeout bounds each socket read, so a
+  server trickling a few bytes a second keeps a request alive for ever; the body is streamed instead, one
+  socket read at a time, against a monotonic clock.
+- Pacing across processes. The package paces one client; arXiv counts the web and clock processes (and
+  any CLI run) as one. The client keeps ARXIV_DELAY_SECONDS after its own last request, and asks the
+  `ArxivPacing` handed in by the composition root (`bot.app`, through the database) for a turn.
+- Retries: growing waits that honour Retry-After (the package retries after a fixed delay, ignoring it),
+  then one clear `ArxivUnavailable`.
+- Completeness. The package's parser uses lxml with recover=True: an answer cut mid-entry parses as a
+  short abstract with no authors, never as malformed, and a cut inside a date raises ValueError. So an
+  answer is used only if it is well-formed XML whose root is an Atom <feed> (an HTML error page with
+  status 200 is not), and a page holds as many entries as it announces; anything else, and any parser
+  failure, is a bad page, retried like a 503. An entry of a whole page that lacks its id, title,
+  abstract, authors or published date is what arXiv sent (a retry brings the same), so it is skipped
+  with a log line and never stored.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import arxiv
 import requests
-from arxiv import _feed as arxiv_feed  # the package's own Atom parser, reused for saved answers
+import urllib3
+from arxiv import _feed as arxiv_feed  # the package's own Atom parser, reused for pages and saved answers
+from lxml import etree  # arxiv 4.x depends on lxml; a strict parse tells a whole answer from a recovered one
 
 from bot.arxiv_ids import parse_arxiv_id, parse_category
 from db.records import PaperRecord
@@ -41,6 +59,11 @@ class ArxivQueryRefused(ArxivUnavailable):
 
 class BadEntry(ValueError):
     """One feed entry lacks a field we need; it is skipped, the batch goes on."""
+
+
+class BadPage(Exception):
+    """An answer that is not a whole Atom feed: cut short, an HTML error page, malformed XML, fewer entries
+    than it announces, or one the Atom parser fails on. From arXiv it is retried like a 503."""
 
 
 def split_arxiv_id(entry_id: str) -> tuple[str, int]:
@@ -64,6 +87,10 @@ def result_to_record(result: arxiv.Result) -> PaperRecord:
     if not abstract:
         raise BadEntry(f"{arxiv_id}: no abstract")
     authors = tuple(collapse_whitespace(a.name) for a in result.authors if a.name and a.name.strip())
+    if not authors:
+        raise BadEntry(f"{arxiv_id}: no authors")
+    if result.published is None:
+        raise BadEntry(f"{arxiv_id}: no published date")
     categories = tuple(dict.fromkeys(c for c in (result.categories or []) if c))
     primary = result.primary_category or (categories[0] if categories else "")
     return PaperRecord(
@@ -117,34 +144,80 @@ def build_query(
     return " AND ".join(parts)
 
 
-class _TimeoutSession(requests.Session):
-    """A requests session with a default timeout, remembering the last response's headers."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-        self.last_response: requests.Response | None = None
-
-    def request(self, method, url, **kwargs):
-        kwargs.setdefault("timeout", self.timeout)
-        self.last_response = None
-        response = super().request(method, url, **kwargs)
-        self.last_response = response
-        return response
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+_USER_AGENT = f"papers-bot (arxiv.py/{arxiv.__version__})"
+_READ_CHUNK_BYTES = 64 * 1024
 
 
-class _MalformedPage(Exception):
-    pass
+def _strict_parser() -> etree.XMLParser:
+    # No recovery: a cut document must fail here. No entities, no network (an answer never needs them).
+    # A new parser each time: lxml parsers must not be shared between threads.
+    return etree.XMLParser(recover=False, resolve_entities=False, no_network=True, huge_tree=False)
 
 
-class _EmptyFirstPage(Exception):
-    pass
+def whole_feed(body: bytes, *, content_type: str = "") -> etree._Element:
+    """The root of `body` if it is a whole Atom feed (well-formed, closed, <feed> at the root), else BadPage."""
+    if content_type and "xml" not in content_type.lower():
+        raise BadPage(f"not an Atom feed ({content_type.split(';')[0].strip()})")
+    try:
+        root = etree.fromstring(body, _strict_parser())
+    except etree.XMLSyntaxError as err:
+        raise BadPage(f"cut short or malformed: {err}") from err
+    if root is None or root.tag != f"{_ATOM}feed":
+        raise BadPage(f"not an Atom feed (root element {getattr(root, 'tag', None)!r})")
+    return root
 
 
-def _retry_after_seconds(response: requests.Response | None) -> float | None:
-    if response is None:
-        return None
-    raw = response.headers.get("Retry-After")
+def _parse_atom(body: bytes) -> arxiv_feed.ParsedFeed:
+    """The package's parser over a body `whole_feed` accepted; any failure in it is a bad page."""
+    try:
+        feed = arxiv_feed.parse(body)
+    except Exception as err:  # noqa: BLE001 - e.g. ValueError from a date: the page is bad, not the process
+        raise BadPage(f"the Atom parser failed ({type(err).__name__}: {err})") from err
+    if feed.malformed:
+        raise BadPage(f"the Atom parser failed ({feed.error})")
+    return feed
+
+
+def _check_entry_count(root: etree._Element, *, start: int, asked: int) -> None:
+    """A page holds min(asked, total - start) entries; fewer means arXiv lost some on the way."""
+    total_text = root.findtext(f"{_OPENSEARCH}totalResults")
+    try:
+        total = int((total_text or "").strip())
+    except ValueError:
+        raise BadPage(f"no result count (totalResults {total_text!r})") from None
+    expected = max(0, min(asked, total - start))
+    found = len(root.findall(f"{_ATOM}entry"))
+    if found < expected:
+        raise BadPage(f"{found} entries where {expected} of {total} were announced from {start}")
+
+
+def _entries_the_parser_dropped(root: etree._Element, feed: arxiv_feed.ParsedFeed) -> list[BadEntry]:
+    """The package silently drops an entry without <id>, <published> or <updated>; name each one."""
+    kept = {(result.entry_id or "").strip() for result in feed.results}
+    dropped = []
+    for entry in root.iterfind(f"{_ATOM}entry"):
+        entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
+        if not entry_id or entry_id not in kept:
+            dropped.append(BadEntry(f"{entry_id or 'an entry without <id>'}: no published or updated date"))
+    return dropped
+
+
+def read_feed_file(path: Path) -> list[PaperRecord | BadEntry]:
+    """Parse a saved arXiv API answer (Atom) with the package's parser. A file that is not a whole feed
+    (cut short, not Atom) raises BadPage: no retry can mend it, and half of it must not be stored."""
+    body = path.read_bytes()
+    try:
+        root = whole_feed(body)
+        feed = _parse_atom(body)
+    except BadPage as err:
+        raise BadPage(f"{path} is not a whole arXiv Atom feed ({err})") from None
+    return [*records_from_results(feed.results), *_entries_the_parser_dropped(root, feed)]
+
+
+def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    raw = (headers or {}).get("Retry-After")
     if not raw:
         return None
     try:
@@ -157,6 +230,69 @@ def _retry_after_seconds(response: requests.Response | None) -> float | None:
         return min(max(delta, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+class ArxivPacing(Protocol):
+    """Turns to call arXiv, shared by every process that talks to it (arXiv sees them as one client)."""
+
+    def wait_for_turn(self) -> None:
+        """Block until a request may start now: ARXIV_DELAY_SECONDS after the last one started anywhere."""
+
+    def finished(self, *, next_gap_seconds: float) -> None:
+        """A request just ended: the next one, from any process, starts no sooner than this from now."""
+
+
+class OwnPacingOnly:
+    """No shared pacing: only this client's own delay holds (tests, a single offline process)."""
+
+    def wait_for_turn(self) -> None:
+        pass
+
+    def finished(self, *, next_gap_seconds: float) -> None:
+        pass
+
+
+class _DeadlineExceeded(requests.Timeout):
+    """The whole answer did not arrive within ARXIV_TIMEOUT_SECONDS."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket the body arrives on. urllib3 keeps it on the connection (keep-alive); when the server
+    closes after the answer, http.client has handed it to the response's file. Not found, each read is
+    bounded by ARXIV_TIMEOUT_SECONDS itself, so the deadline can be overrun by one read at most."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        socket_file = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(socket_file, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    """The body, one socket read at a time, each allowed only the time left before `deadline`."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _DeadlineExceeded("deadline passed while reading the answer")
+        sock = _socket_of(response)
+        if sock is not None:
+            sock.settimeout(remaining)  # the next read may block only until the deadline
+        try:
+            chunk = response.raw.read1(_READ_CHUNK_BYTES, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as err:
+            raise _DeadlineExceeded("deadline passed while reading the answer") from err
+        except urllib3.exceptions.HTTPError as err:  # reset, or fewer bytes than Content-Length
+            raise requests.ConnectionError(str(err)) from err
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 class PoliteArxivClient(arxiv.Client):
     def __init__(
         self,
@@ -166,53 +302,91 @@ class PoliteArxivClient(arxiv.Client):
         delay_seconds: float,
         timeout_seconds: float,
         max_retries: int,
+        pacing: ArxivPacing | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
         # num_retries=0: the package's own retry loop is replaced by ours in _parse_feed.
         super().__init__(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
         self.query_url_format = api_url + ("&{}" if "?" in api_url else "?{}")
-        self._session = _TimeoutSession(timeout_seconds)
+        self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
+        self.pacing = pacing or OwnPacingOnly()
         self.requests_made = 0
         self._sleep = sleep
         self._lock = threading.Lock()  # arXiv's terms: one connection at a time
+        self._last_request_ended: float | None = None
+        self._dropped: list[BadEntry] = []
 
-    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0):
+    def take_dropped(self) -> list[BadEntry]:
+        """Entries of the pages fetched so far that the package's parser dropped (no id or date)."""
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> arxiv_feed.ParsedFeed:
+        # Called by the package's paging (`Client.results`) for every page.
         with self._lock:
-            return self._parse_feed_with_retries(url, first_page)
+            return self._parse_feed_with_retries(url)
 
-    def _parse_feed_with_retries(self, url: str, first_page: bool):
+    def _parse_feed_with_retries(self, url: str) -> arxiv_feed.ParsedFeed:
         last_error = "no answer"
         for attempt in range(self.max_retries + 1):
             retry_after = None
             try:
-                self.requests_made += 1
-                feed = super()._parse_feed(url, first_page=first_page)
-                if feed.malformed:
-                    raise _MalformedPage(str(feed.error))
-                if first_page and not feed.results and feed.header.total_results > 0:
-                    # arXiv under load sometimes answers 200 with an empty page.
-                    raise _EmptyFirstPage(f"empty page, {feed.header.total_results} results announced")
-                return feed
-            except arxiv.HTTPError as err:
-                last_error = f"HTTP {err.status}"
-                retry_after = _retry_after_seconds(self._session.last_response)
-                if err.status < 500 and err.status not in (408, 429):
-                    raise ArxivQueryRefused(f"arXiv refused the query ({last_error})") from err
-            except arxiv.UnexpectedEmptyPageError:
-                last_error = "an unexpectedly empty page"
+                answer = self._request(url)
+                if answer.status == requests.codes.ok:
+                    return self._whole_page(answer, url)
+                last_error = f"HTTP {answer.status}"
+                retry_after = _retry_after_seconds(answer.headers)
+                if answer.status < 500 and answer.status not in (408, 429):
+                    raise ArxivQueryRefused(f"arXiv refused the query ({last_error})")
+            except _DeadlineExceeded:
+                last_error = f"no whole answer within {self.timeout_seconds:g} s"
             except requests.Timeout:
-                last_error = f"no answer within {self._session.timeout:g} s"
+                last_error = f"no answer within {self.timeout_seconds:g} s"
             except requests.RequestException as err:
                 last_error = f"connection failed ({type(err).__name__})"
-            except (_MalformedPage, _EmptyFirstPage) as err:
-                last_error = f"a malformed answer ({err})"
+            except BadPage as err:
+                last_error = f"a bad page: {err}"
             if attempt == self.max_retries:
                 break
             wait = max(retry_after or 0.0, max(self.delay_seconds, 0.05) * 2**attempt)
             log.warning("arXiv gave %s; retry %d/%d in %.1f s", last_error, attempt + 1, self.max_retries, wait)
             self._sleep(wait)
         raise ArxivUnavailable(f"arXiv is unavailable: {last_error} after {self.max_retries + 1} tries")
+
+    def _whole_page(self, answer: _Answer, url: str) -> arxiv_feed.ParsedFeed:
+        root = whole_feed(answer.body, content_type=answer.headers.get("Content-Type", ""))
+        asked = parse_qs(urlsplit(url).query)
+        _check_entry_count(root, start=int(asked.get("start", ["0"])[0]),
+                           asked=int(asked.get("max_results", [str(self.page_size)])[0]))
+        feed = _parse_atom(answer.body)
+        self._dropped.extend(_entries_the_parser_dropped(root, feed))
+        return feed
+
+    def _request(self, url: str) -> _Answer:
+        """One GET, paced (this client's delay, then a shared turn) and bounded by the deadline."""
+        if self._last_request_ended is not None:
+            pause = self.delay_seconds - (time.monotonic() - self._last_request_ended)
+            if pause > 0:
+                self._sleep(pause)
+        self.pacing.wait_for_turn()
+        self.requests_made += 1
+        answer = None
+        try:
+            answer = self._get_within_deadline(url)
+            return answer
+        finally:
+            self._last_request_ended = time.monotonic()
+            retry_after = _retry_after_seconds(answer.headers) if answer else None
+            self.pacing.finished(next_gap_seconds=max(self.delay_seconds, retry_after or 0.0))
+
+    def _get_within_deadline(self, url: str) -> _Answer:
+        deadline = time.monotonic() + self.timeout_seconds
+        with self._session.get(url, headers={"User-Agent": _USER_AGENT}, timeout=self.timeout_seconds,
+                               stream=True) as response:
+            if response.status_code != requests.codes.ok:
+                return _Answer(response.status_code, response.headers, b"")
+            return _Answer(response.status_code, response.headers, _read_body(response, deadline))
 
 
 @dataclass
@@ -222,7 +396,8 @@ class ArxivSource:
     client: PoliteArxivClient
 
     @classmethod
-    def from_settings(cls, settings, *, sleep: Callable[[float], None] = time.sleep) -> ArxivSource:
+    def from_settings(cls, settings, *, pacing: ArxivPacing | None = None,
+                      sleep: Callable[[float], None] = time.sleep) -> ArxivSource:
         return cls(
             PoliteArxivClient(
                 api_url=settings.arxiv_api_url,
@@ -230,6 +405,7 @@ class ArxivSource:
                 delay_seconds=settings.arxiv_delay_seconds,
                 timeout_seconds=settings.arxiv_timeout_seconds,
                 max_retries=settings.arxiv_max_retries,
+                pacing=pacing,
                 sleep=sleep,
             )
         )
@@ -249,20 +425,20 @@ class ArxivSource:
         page: list[PaperRecord | BadEntry] = []
         for item in records_from_results(self.client.results(search)):
             page.append(item)
+            page.extend(self.client.take_dropped())
             if len(page) >= self.client.page_size:
                 yield page
                 page = []
+        page.extend(self.client.take_dropped())
         if page:
             yield page
 
     def fetch_by_ids(self, arxiv_ids: Sequence[str]) -> list[PaperRecord]:
         search = arxiv.Search(id_list=list(arxiv_ids), max_results=len(arxiv_ids))
-        return [r for r in records_from_results(self.client.results(search)) if isinstance(r, PaperRecord)]
-
-
-def read_feed_file(path: Path) -> list[PaperRecord | BadEntry]:
-    """Parse a saved arXiv API answer (Atom) with the package's parser."""
-    feed = arxiv_feed.parse(path.read_bytes())
-    if feed.malformed and not feed.results:
-        raise ValueError(f"{path} is not an arXiv Atom feed ({feed.error})")
-    return list(records_from_results(feed.results))
+        found = []
+        for item in [*records_from_results(self.client.results(search)), *self.client.take_dropped()]:
+            if isinstance(item, PaperRecord):
+                found.append(item)
+            else:
+                log.warning("skipped a bad arXiv entry: %s", item)
+        return found

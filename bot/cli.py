@@ -110,7 +110,7 @@ def cmd_fetch(settings: Settings, args) -> int:
 
         report = ingest.fetch_window(
             runtime.session_factory,
-            app.build_arxiv_source(settings),
+            app.build_arxiv_source(settings, store=runtime),
             keywords=settings.digest_keywords,
             categories=settings.digest_categories,
             since=since,
@@ -161,7 +161,7 @@ def cmd_digest(settings: Settings, args) -> int:
         ingest.ingest_feed_file(store.session_factory, args.from_file)
     elif not args.no_fetch:
         try:
-            digest.refresh_papers(store.session_factory, app.build_arxiv_source(settings), settings,
+            digest.refresh_papers(store.session_factory, app.build_arxiv_source(settings, store=store), settings,
                                   channels=[channel], digest_date=digest_date)
         except ArxivUnavailable as err:
             print(f"papers-bot: warning: {err}; using the papers already stored", file=sys.stderr)

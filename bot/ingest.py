@@ -1,7 +1,10 @@
 """Ingestion: a window of arXiv (or a saved answer) into the `papers` table, a page per transaction.
 
 A page is stored in one transaction, so a process killed mid-fetch leaves whole papers only, and a
-re-run picks up where it stopped because the upsert is idempotent.
+re-run picks up where it stopped because the upsert is idempotent. Only whole papers are stored: the
+arXiv source retries answers that are not whole, a saved answer that is not whole is refused outright,
+and a record without title, abstract or authors is skipped. A whole copy of a stored version whose
+content differs (a paper stored broken by an older release) replaces it, counted as updated.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.arxiv_source import ArxivSource, BadEntry, build_query, read_feed_file
+from bot.arxiv_source import ArxivSource, BadEntry, BadPage, build_query, read_feed_file
+from bot.config import ConfigError
 from db import papers as paper_store
 from db.records import PaperRecord, UpsertCounts
 
@@ -38,12 +42,25 @@ class FetchReport:
 def store_page(
     factory: sessionmaker[Session], items: Sequence[PaperRecord | BadEntry], report: FetchReport
 ) -> None:
-    good = [item for item in items if isinstance(item, PaperRecord)]
-    for bad in (item for item in items if isinstance(item, BadEntry)):
-        log.warning("skipped a bad arXiv entry: %s", bad)
-        report.skipped += 1
+    good: list[PaperRecord] = []
+    for item in items:
+        if isinstance(item, PaperRecord) and (missing := _missing_field(item)):
+            item = BadEntry(f"{item.arxiv_id}: {missing}")
+        if isinstance(item, BadEntry):
+            log.warning("skipped a bad arXiv entry: %s", item)
+            report.skipped += 1
+        else:
+            good.append(item)
     with factory.begin() as session:
         report.counts += paper_store.upsert_papers(session, good, seen_at=datetime.now(UTC))
+
+
+def _missing_field(paper: PaperRecord) -> str | None:
+    """What a record lacks to be stored; the arXiv source checks this too, records from elsewhere may not."""
+    for name in ("title", "abstract", "authors"):
+        if not getattr(paper, name):
+            return f"no {name}"
+    return None
 
 
 def fetch_window(
@@ -73,8 +90,13 @@ def fetch_window(
 
 
 def ingest_feed_file(factory: sessionmaker[Session], path: Path) -> FetchReport:
+    """Store a saved arXiv answer; one that is not a whole feed is refused (ConfigError) and nothing stored."""
+    try:
+        items = read_feed_file(path)
+    except BadPage as err:
+        raise ConfigError(f"{err}; nothing was stored") from None
     report = FetchReport()
-    store_page(factory, read_feed_file(path), report)
+    store_page(factory, items, report)
     return report
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -141,3 +142,15 @@ class Read(Base):
     arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(16))  # button | command | opened | home
     read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ArxivPacing(Base):
+    """One row (id 1): when the next arXiv request may start, shared by every process on this database.
+
+    Seconds since the epoch on the database's clock, so processes on several hosts agree (db.arxiv_pacing).
+    """
+
+    __tablename__ = "arxiv_pacing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_request_at: Mapped[float] = mapped_column(Double)

@@ -1,4 +1,10 @@
-"""SQL for the `papers` table: upsert by version-less arXiv id, and lookups."""
+"""SQL for the `papers` table: upsert by version-less arXiv id, and lookups.
+
+The upsert compares content, not only the version: a whole copy of the stored version whose fields differ
+replaces the row (an older release stored papers from answers cut short: a short abstract, no authors).
+Every such rewrite names title, abstract and author_names, so SQLite's full-text triggers (AFTER UPDATE OF
+those columns) re-index the row; PostgreSQL's search_vector is a generated column and follows by itself.
+"""
 
 from __future__ import annotations
 
@@ -58,7 +64,8 @@ def to_record(row: Paper) -> PaperRecord:
 
 
 def upsert_papers(session: Session, papers: Sequence[PaperRecord], *, seen_at: datetime) -> UpsertCounts:
-    """Insert new papers, replace older versions, leave same-or-older versions alone.
+    """Insert new papers, replace older versions and stored copies of the same version whose content
+    differs (counted as updated), and leave identical or older copies alone (unchanged).
 
     Within one call a paper listed twice counts once, at its highest version.
     """
@@ -74,12 +81,22 @@ def upsert_papers(session: Session, papers: Sequence[PaperRecord], *, seen_at: d
     return counts
 
 
+def _content(paper: PaperRecord) -> dict:
+    return {k: v for k, v in _row_values(paper).items() if k in _CONTENT_FIELDS}
+
+
 def _upsert_chunk(session: Session, papers: list[PaperRecord], seen_at: datetime) -> UpsertCounts:
     ids = [p.arxiv_id for p in papers]
-    stored = dict(session.execute(select(Paper.arxiv_id, Paper.version).where(Paper.arxiv_id.in_(ids))).all())
+    columns = [getattr(Paper, name) for name in _CONTENT_FIELDS]
+    stored = {row.arxiv_id: dict(zip(_CONTENT_FIELDS, row[1:], strict=True))
+              for row in session.execute(select(Paper.arxiv_id, *columns).where(Paper.arxiv_id.in_(ids)))}
     fresh = [p for p in papers if p.arxiv_id not in stored]
-    newer = [p for p in papers if p.arxiv_id in stored and p.version > stored[p.arxiv_id]]
-    same = [p.arxiv_id for p in papers if p.arxiv_id in stored and p.version <= stored[p.arxiv_id]]
+    # A newer version, or the same version whose stored copy differs: both rewrite the row.
+    rewrite = [p for p in papers if p.arxiv_id in stored and (
+        p.version > stored[p.arxiv_id]["version"]
+        or (p.version == stored[p.arxiv_id]["version"] and _content(p) != stored[p.arxiv_id]))]
+    rewritten_ids = {p.arxiv_id for p in rewrite}
+    same = [p.arxiv_id for p in papers if p.arxiv_id in stored and p.arxiv_id not in rewritten_ids]
 
     inserted = 0
     if fresh:
@@ -88,16 +105,18 @@ def _upsert_chunk(session: Session, papers: list[PaperRecord], seen_at: datetime
         table = Paper.__table__
         stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["arxiv_id"]).returning(table.c.id)
         inserted = len(session.connection().execute(stmt, rows).all())
-    for paper in newer:
-        values = {k: v for k, v in _row_values(paper).items() if k in _CONTENT_FIELDS}
-        session.execute(
+    updated = 0
+    for paper in rewrite:
+        # `version <=` keeps a newer version stored meanwhile by another process.
+        result = session.execute(
             update(Paper)
-            .where(Paper.arxiv_id == paper.arxiv_id, Paper.version < paper.version)
-            .values(**values, last_seen_at=seen_at)
+            .where(Paper.arxiv_id == paper.arxiv_id, Paper.version <= paper.version)
+            .values(**_content(paper), last_seen_at=seen_at)
         )
+        updated += result.rowcount
     if same:
         session.execute(update(Paper).where(Paper.arxiv_id.in_(same)).values(last_seen_at=seen_at))
-    return UpsertCounts(new=inserted, updated=len(newer), unchanged=len(same) + len(fresh) - inserted)
+    return UpsertCounts(new=inserted, updated=updated, unchanged=len(papers) - inserted - updated)
 
 
 def get_paper(session: Session, arxiv_id: str) -> PaperRecord | None:

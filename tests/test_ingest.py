@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from bot import ingest
-from bot.arxiv_source import ArxivSource, ArxivUnavailable, build_query, split_arxiv_id
+from bot.arxiv_source import ArxivSource, ArxivUnavailable, build_query, read_feed_file, split_arxiv_id
 from bot.cli import main
 from db import papers as paper_store
 from db.models import Paper
@@ -78,6 +78,29 @@ def test_higher_version_replaces_fields_and_same_or_lower_version_changes_nothin
         stored = paper_store.get_paper(session, "2503.15465")
     assert (stored.version, stored.title, stored.abstract) == (2, "FP4DiT v2", "Revised abstract.")
     assert count_rows(store) == SEED_COUNT
+
+
+def test_a_whole_copy_of_the_same_version_replaces_a_differing_stored_copy_once(store):
+    ingest.ingest_feed_file(store.session_factory, SEED_FEED)
+    with store.session_factory.begin() as session:
+        original = paper_store.get_paper(session, "2503.15465")
+    # arXiv adds a journal reference and a DOI to a version without making a new one.
+    refreshed = dataclasses.replace(original, journal_ref="NeurIPS 2025", doi="10.48550/arXiv.2503.15465")
+    report = ingest.ingest_records(store.session_factory, [refreshed])
+    assert (report.counts.new, report.counts.updated, report.counts.unchanged) == (0, 1, 0)
+    report = ingest.ingest_records(store.session_factory, [refreshed])
+    assert (report.counts.updated, report.counts.unchanged) == (0, 1)
+    with store.session_factory.begin() as session:
+        assert paper_store.get_paper(session, "2503.15465") == refreshed
+
+
+def test_a_record_missing_authors_title_or_abstract_is_skipped_not_stored(store):
+    whole = read_feed_file(SEED_FEED)[0]
+    broken = [dataclasses.replace(whole, authors=()), dataclasses.replace(whole, arxiv_id="2503.00001", title=""),
+              dataclasses.replace(whole, arxiv_id="2503.00002", abstract="")]
+    report = ingest.ingest_records(store.session_factory, broken)
+    assert (report.counts.new, report.skipped) == (0, 3)
+    assert count_rows(store) == 0
 
 
 def test_fetch_window_stores_seed_in_one_request_at_default_page_size(store, settings, fake_arxiv):

@@ -2,7 +2,9 @@
 
 It honours `search_query`'s submittedDate window, `id_list`, `start` and `max_results`, and can be
 told to misbehave, one scripted fault per request: 503, 429 with Retry-After, a stalled
-connection, an empty page, truncated XML.
+connection, an empty page, a page short of entries, truncated XML, an answer cut at a byte offset
+(inside an abstract or a date) with a Content-Length that matches the cut body, arXiv's 200 HTML
+error page, and a body trickled a few bytes at a time.
 """
 
 from __future__ import annotations
@@ -58,6 +60,27 @@ def render_feed(entries: list[Entry], *, total: int, start: int) -> str:
     )
 
 
+# What arXiv's front end answers, with status 200, when its backend is overloaded.
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><title>arXiv API: service temporarily unavailable</title></head>\n"
+    "<body><h1>Service temporarily unavailable</h1><p>Please try again in a few minutes.</p></body></html>\n"
+)
+
+
+def cut_offset(payload: bytes, fault: str) -> int | None:
+    """Where a `cut…` fault ends the body: `cut:N` at byte N, `cut-abstract:K:N` N bytes into the K-th
+    entry's abstract, `cut-date:K` in the middle of the K-th entry's <published> date (K counts from 1)."""
+    kind, *args = fault.split(":")
+    if kind == "cut":
+        return int(args[0])
+    tag = {"cut-abstract": b"<summary>", "cut-date": b"<published>"}.get(kind)
+    if tag is None:
+        return None
+    starts = [m.end() for m in re.finditer(re.escape(tag), payload)]
+    start = starts[int(args[0]) - 1]
+    return start + (int(args[1]) if kind == "cut-abstract" else len(b"2025-03-1"))
+
+
 @dataclass
 class Request:
     at: float
@@ -71,6 +94,7 @@ class FakeArxiv(LoopbackServer):
     faults: list[str] = field(default_factory=list)  # consumed one per request: "503", "429:2", ...
     requests: list[Request] = field(default_factory=list)
     stall_seconds: float = 5.0
+    trickle_limit_seconds: float = 8.0  # a trickle sends the rest at once after this long, so no test hangs
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -113,18 +137,41 @@ class FakeArxiv(LoopbackServer):
             start = int(params.get("start", 0))
             size = int(params.get("max_results", 10))
             page = [] if fault == "empty" else selected[start : start + size]
+            if fault and fault.startswith("short:"):  # a whole feed, with fewer entries than it announces
+                page = page[: int(fault.split(":")[1])]
             body = render_feed(page, total=len(selected), start=start)
             if fault == "truncated":
                 body = body[: len(body) // 2]
+        content_type = "application/atom+xml; charset=utf-8"
+        if fault == "html":
+            body, content_type = HTML_ERROR_PAGE, "text/html; charset=utf-8"
         self.requests.append(Request(time.monotonic(), params, status))
         payload = body.encode()
+        cut = cut_offset(payload, fault) if fault and fault.startswith("cut") else None
+        if cut is not None:
+            payload = payload[:cut]  # and the Content-Length below says so: nothing on the wire looks wrong
         try:
             http.send_response(status)
-            http.send_header("Content-Type", "application/atom+xml; charset=utf-8")
+            http.send_header("Content-Type", content_type)
             http.send_header("Content-Length", str(len(payload)))
             for name, value in headers.items():
                 http.send_header(name, value)
             http.end_headers()
-            http.wfile.write(payload)
+            if fault and fault.startswith("trickle"):
+                self._trickle(http, payload, fault)
+            else:
+                http.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test); nothing to answer
+
+    def _trickle(self, http: BaseHTTPRequestHandler, payload: bytes, fault: str) -> None:
+        """`trickle:B:S`: B bytes every S seconds, each write well inside any per-read timeout."""
+        _, size, interval = fault.split(":")
+        give_up_at = time.monotonic() + self.trickle_limit_seconds
+        sent = 0
+        while sent < len(payload) and time.monotonic() < give_up_at:
+            http.wfile.write(payload[sent : sent + int(size)])
+            http.wfile.flush()
+            sent += int(size)
+            time.sleep(float(interval))
+        http.wfile.write(payload[sent:])
