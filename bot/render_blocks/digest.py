@@ -170,7 +170,7 @@ def empty_digest_message(digest_date: date) -> dict:
 
 
 TOPIC_USAGE = (
-    "`/papers topic` shows this channel's digest topic. To change it:\n"
+    "`/papers topic` shows this channel's digest topic. To change it (and start a digest here):\n"
     "• `/papers topic set sparse, KV cache, low-bit` (keywords, comma-separated)\n"
     "• `/papers topic exclude survey, review` (or `exclude none`)\n"
     "• `/papers topic categories cs.LG, cs.CL` (or `categories any`)\n"
@@ -190,9 +190,9 @@ def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_cha
     def listing(items: Sequence[str]) -> str:
         return ", ".join(f"`{escape(truncate(item, 100))}`" for item in items) or "_none_"
 
-    origin = "set for this channel" if source == "channel" else "the default topic (DIGEST_KEYWORDS)"
+    origin = "this channel's topic" if source == "channel" else "the workspace default"
     posted = (f"Digests are posted here {escape(schedule)}." if is_digest_channel or source == "channel"
-              else "No digest is posted to this channel; DIGEST_CHANNEL or a channel topic decides where.")
+              else "No digest is posted to this channel yet: `/papers topic set …` here starts one.")
     lines = [
         *([f":white_check_mark: {escape(notice)}"] if notice else []),
         f"*Digest topic* ({origin})",
