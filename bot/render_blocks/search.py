@@ -102,7 +102,7 @@ def results_message(page: SearchPage) -> dict:
         value = more_value(page.query.text, page.next_offset)
         if value:
             remaining = page.total - page.next_offset
-            label = f"More ({min(remaining, PAGE_SIZE)} of {remaining} left)"
+            label = f"Show {min(remaining, PAGE_SIZE)} more" + (f" of {remaining}" if remaining > PAGE_SIZE else "")
             blocks.append({"type": "actions", "block_id": "search_more",
                            "elements": [button(label, SEARCH_MORE, value)]})
     return {"response_type": "ephemeral", "text": f"{page.total} {noun} {shown}", "blocks": blocks}
