@@ -1,18 +1,29 @@
 """Composition root: builds the store, the arXiv source, the Bolt app and the scheduler from Settings.
 
-Nothing else wires components together; the CLI and the tests call these builders.
+Nothing else wires components together; the CLI and the tests call these builders. The Slack edge
+(the Bolt app, the Web client, the HTTP server) is built in handlers/ and wired here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import scheduler
 from bot.arxiv_source import ArxivSource
 from bot.config import Settings
-from db.session import make_engine, make_session_factory, upgrade
+from db.session import DatabaseUnavailable, check_database, make_engine, make_session_factory, upgrade
+from handlers import http_server
+
+# The Slack edge, built in handlers/ and offered here with the rest of the wiring (the CLI and tests use these).
+from handlers.bolt_app import SlackUnavailable as SlackUnavailable
+from handlers.bolt_app import build_bolt_app as build_bolt_app
+from handlers.digest_poster import SlackPoster
+from handlers.http_server import make_http_server as make_http_server
+from handlers.web_client import build_web_client
 
 
 @dataclass(frozen=True)
@@ -52,53 +63,6 @@ class Services:
             object.__setattr__(self, "arxiv", build_arxiv_source(self.settings))
 
 
-def build_web_client(settings: Settings):
-    """Every WebClient the app makes: pointed at SLACK_API_URL, retrying 429s after Retry-After, and a
-    500/503 twice with backoff (slack_sdk retries neither by default)."""
-    from slack_sdk import WebClient
-    from slack_sdk.http_retry.builtin_handlers import (
-        ConnectionErrorRetryHandler,
-        RateLimitErrorRetryHandler,
-        ServerErrorRetryHandler,
-    )
-
-    return WebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=5),
-                        ServerErrorRetryHandler(max_retry_count=2)],
-    )
-
-
-class SlackPoster:
-    """The digest's MessagePoster: chat.postMessage through a WebClient, Slack errors as PostFailed."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def post(self, *, channel: str, text: str, blocks: list[dict], thread_ts: str | None = None) -> str:
-        from slack_sdk.errors import SlackApiError
-
-        from bot.digest import PostFailed
-
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False
-            )
-        except SlackApiError as err:
-            status = err.response.status_code
-            error = err.response.get("error") if isinstance(err.response.data, dict) else None
-            # A 5xx may come with an HTML page instead of Slack's JSON: keep the code short and loggable.
-            code = error if error and len(error) <= 64 and " " not in error else f"http_{status}"
-            raise PostFailed(code, transient=status >= 500 or status == 429) from err
-        except OSError as err:
-            # No answer after the connection retries (refused, reset, timed out). A timeout may hide a
-            # message that did land; the run stops here rather than guess, and a rerun posts the rest.
-            raise PostFailed(f"connection_error: {type(err).__name__}", transient=True) from err
-        return response["ts"]
-
-
 def build_digest_poster(settings: Settings) -> SlackPoster:
     settings.require("SLACK_BOT_TOKEN")
     return SlackPoster(build_web_client(settings))
@@ -108,8 +72,6 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
     """The digest scheduler (bot.scheduler): fetch from arXiv, then post through Slack, on DIGEST_* times.
 
     Pass the process's arXiv client (Services.arxiv) when the listeners run in the same process."""
-    from bot import scheduler
-
     job = scheduler.DigestJob(
         settings=settings,
         factory=store.session_factory,
@@ -119,93 +81,15 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
     return scheduler.build_scheduler(job, blocking=blocking)
 
 
-def build_bolt_app(services: Services):
-    """The real Bolt app with signature verification and every listener registered."""
-    from slack_bolt import App
-
-    import handlers
-
-    settings = services.settings
-    settings.require("SLACK_BOT_TOKEN")
-    if not settings.slack_app_token:
-        settings.require("SLACK_SIGNING_SECRET")
-    from slack_bolt.error import BoltError
-    from slack_sdk.errors import SlackApiError
-
+def store_health(store: Store) -> tuple[bool, str]:
+    """What GET /healthz reports: (healthy, the database's state)."""
     try:
-        app = App(
-            client=build_web_client(settings),
-            signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
-            # Ack-then-work: listeners ack within Slack's 3 s, lazy functions do the rest in a thread.
-            process_before_response=True,
-            # auth.test once, here at start-up: left to the first request, it (and its retries) would eat
-            # that request's 3 s, and a bad token would only show when a user types /papers.
-            token_verification_enabled=True,
-        )
-    except (BoltError, SlackApiError) as err:
-        # Bolt wraps auth.test's SlackApiError in a BoltError; the error code is on the original.
-        cause = err if isinstance(err, SlackApiError) else err.__context__
-        error = getattr(getattr(cause, "response", None), "data", None) or {}
-        raise SlackUnavailable(f"Slack refused SLACK_BOT_TOKEN at start-up ({error.get('error', 'auth.test failed')})"
-                               ) from None
-    except OSError as err:
-        raise SlackUnavailable(f"cannot reach Slack's Web API at SLACK_API_URL ({type(err).__name__})") from None
-    handlers.register(app, services)
-    return app
-
-
-class SlackUnavailable(Exception):
-    """Slack's Web API refused the token or could not be reached when the app started."""
+        check_database(store.engine)
+    except DatabaseUnavailable as err:
+        return False, str(err)
+    return True, "ok"
 
 
 def build_wsgi_app(bolt_app, store: Store):
-    """POST /slack/events goes to Bolt; GET /healthz checks the database; anything else is 404."""
-    import json
-
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-    from db.session import DatabaseUnavailable, check_database
-
-    slack = SlackRequestHandler(bolt_app, path="/slack/events")
-
-    def wsgi_app(environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if path == "/healthz":
-            try:
-                check_database(store.engine)
-                status, body = "200 OK", {"ok": True, "database": "ok"}
-            except DatabaseUnavailable as err:
-                status, body = "503 Service Unavailable", {"ok": False, "database": str(err)}
-            payload = json.dumps(body).encode()
-            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
-            return [payload]
-        if environ.get("REQUEST_METHOD") == "POST" and path == "/slack/events":
-            content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
-            if content_type not in SLACK_CONTENT_TYPES:
-                # Bolt would guess the format from the body; refuse before anything runs.
-                payload = b"unsupported content type"
-                start_response("415 Unsupported Media Type",
-                               [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))])
-                return [payload]
-        return slack(environ, start_response)
-
-    return wsgi_app
-
-
-SLACK_CONTENT_TYPES = ("application/x-www-form-urlencoded", "application/json")
-MAX_REQUEST_BODY_BYTES = 1_048_576  # Slack's payloads are far smaller; anything bigger is refused (413).
-
-
-def make_http_server(wsgi_app, *, host: str, port: int):
-    """A production WSGI server (waitress, a thread pool) -- not Bolt's development server."""
-    from waitress.server import create_server
-
-    return create_server(
-        wsgi_app,
-        host=host,
-        port=port,
-        threads=16,
-        max_request_body_size=MAX_REQUEST_BODY_BYTES,
-        channel_timeout=30,
-        ident="papers-bot",
-    )
+    """The HTTP routes (handlers.http_server), with /healthz checking this store's database."""
+    return http_server.build_wsgi_app(bolt_app, health=partial(store_health, store))

@@ -22,15 +22,12 @@ import arxiv
 import requests
 from arxiv import _feed as arxiv_feed  # the package's own Atom parser, reused for saved answers
 
+from bot.arxiv_ids import parse_arxiv_id, parse_category
 from db.records import PaperRecord
 
 log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER_SECONDS = 300.0
-_ID_RE = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf)/)?(?P<id>(?:\d{4}\.\d{4,5})|(?:[a-z][a-z.-]*/\d{7}))(?:v(?P<v>\d+))?",
-    re.IGNORECASE,
-)
 _WS_RE = re.compile(r"\s+")
 
 
@@ -48,21 +45,10 @@ class BadEntry(ValueError):
 
 def split_arxiv_id(entry_id: str) -> tuple[str, int]:
     """`http://arxiv.org/abs/2503.14881v2` -> (`2503.14881`, 2). A missing version counts as 1."""
-    match = _ID_RE.search(entry_id.strip())
-    if not match:
+    parsed = parse_arxiv_id(entry_id)
+    if parsed is None:
         raise BadEntry(f"not an arXiv id: {entry_id!r}")
-    return match["id"], int(match["v"] or 1)
-
-
-def match_arxiv_id(text: str) -> tuple[str, int | None] | None:
-    """The whole of `text` as an id (`2503.14881v2`, `arxiv.org/abs/hep-th/9901001`), or None.
-
-    Unlike `split_arxiv_id` nothing may surround the id, so user input like `12503.148812` is refused.
-    """
-    match = _ID_RE.fullmatch(text.strip())
-    if not match:
-        return None
-    return match["id"], int(match["v"]) if match["v"] else None
+    return parsed.id, parsed.version or 1
 
 
 def collapse_whitespace(text: str) -> str:
@@ -106,7 +92,6 @@ def records_from_results(results) -> Iterator[PaperRecord | BadEntry]:
 
 
 _QUERY_NOISE_RE = re.compile(r"[^\w\s]+")
-_CATEGORY_RE = re.compile(r"^[A-Za-z-]+(?:\.[A-Za-z-]+)?$")
 MAX_TERM_CHARS = 100
 
 
@@ -125,7 +110,7 @@ def build_query(
     terms = list(dict.fromkeys(t for t in (_phrase(k) for k in keywords) if t))
     if terms:
         parts.append("(" + " OR ".join(f"ti:{t} OR abs:{t}" for t in terms) + ")")
-    cats = [c.strip() for c in categories if _CATEGORY_RE.match(c.strip())]
+    cats = [c for c in map(parse_category, categories) if c]
     if cats:
         parts.append("(" + " OR ".join(f"cat:{c}" for c in cats) + ")")
     parts.append(f"submittedDate:[{since:%Y%m%d}0000 TO {until:%Y%m%d}2359]")

@@ -16,12 +16,15 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from bot import app, ingest, search
+from bot import app, digest, ingest, search
 from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
+from bot.render_markdown import render_digest_markdown
+from bot.scheduler import describe
 from db.session import DatabaseUnavailable, describe_db_error
+from handlers.socket_mode import serve_socket_mode
 
 log = logging.getLogger("papers-bot")
 
@@ -183,23 +186,17 @@ def cmd_db(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
-    from bot import app
-
     store = app.build_store(settings)
     services = app.Services(settings=settings, store=store)
     bolt_app = app.build_bolt_app(services)
     if not args.no_scheduler:
-        from bot.scheduler import describe
-
         scheduler = app.build_scheduler(settings, store, blocking=False, arxiv=services.arxiv)
         scheduler.start()
         log.info("%s (in this process; use --no-scheduler with a separate clock process)", describe(scheduler))
     if args.socket or settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         settings.require("SLACK_APP_TOKEN")
         log.info("serving Slack in Socket Mode")
-        SocketModeHandler(bolt_app, settings.slack_app_token).start()
+        serve_socket_mode(bolt_app, settings.slack_app_token)
         return 0
     port = args.port or settings.port
     server = app.make_http_server(app.build_wsgi_app(bolt_app, store), host="0.0.0.0", port=port)
@@ -209,9 +206,6 @@ def cmd_serve(settings: Settings, args) -> int:
 
 
 def cmd_digest(settings: Settings, args) -> int:
-    from bot import app, digest, ingest
-    from bot.render_markdown import render_digest_markdown
-
     channel = args.channel or settings.digest_channel
     if not args.dry_run:
         settings.require("SLACK_BOT_TOKEN")
@@ -220,9 +214,7 @@ def cmd_digest(settings: Settings, args) -> int:
     store = app.build_store(settings)
     digest_date = args.date or digest.today_in(settings)
     if args.from_file:
-        if not args.from_file.is_file():
-            raise ConfigError(f"--from-file: no such file: {args.from_file}")
-        ingest.ingest_feed_file(store.session_factory, args.from_file)
+        ingest_saved_answer(store.session_factory, args.from_file)
     elif not args.no_fetch:
         try:
             digest.refresh_papers(store.session_factory, app.build_arxiv_source(settings), settings,
@@ -241,9 +233,6 @@ def cmd_digest(settings: Settings, args) -> int:
 
 
 def cmd_scheduler(settings: Settings, args) -> int:
-    from bot import app
-    from bot.scheduler import describe
-
     settings.require("SLACK_BOT_TOKEN")
     store = app.build_store(settings)
     scheduler = app.build_scheduler(settings, store, blocking=True)

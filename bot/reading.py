@@ -8,7 +8,6 @@ message is ready to show; a database hiccup becomes `ReadingUnavailable`, never 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.arxiv_source import ArxivSource, ArxivUnavailable, match_arxiv_id
+from bot.arxiv_ids import parse_arxiv_id
+from bot.arxiv_source import ArxivSource, ArxivUnavailable
 from bot.ingest import ingest_records
 from db import papers as paper_store
 from db import reads as read_store
@@ -32,10 +32,6 @@ MAX_HISTORY = 40  # one ephemeral message holds 50 blocks: a header, one per rea
 HOME_RECENT_READS = 5
 HOME_DIGEST_PAPERS = 30  # keeps the Home view well under its 100 blocks
 HOME_DIGEST_DAYS = 14
-
-_SLACK_LINK_RE = re.compile(r"<([^<>|]+)(?:\|[^<>]*)?>")
-_ARXIV_PREFIX_RE = re.compile(r"^arxiv:\s*", re.IGNORECASE)
-_URL_RE = re.compile(r"^(?:https?://)?(?:www\.|export\.)?(arxiv\.org/(?:abs|pdf)/.+)$", re.IGNORECASE)
 
 
 class ReadingError(Exception):
@@ -56,33 +52,19 @@ class ReadingUnavailable(ReadingError):
 
 
 def parse_paper_ref(text: str) -> str:
-    """`2503.14881`, `2503.14881v2`, `arXiv:…`, an arxiv.org abs/pdf URL (Slack-wrapped or not),
-    `hep-th/9901001` -> the version-less id. Anything else raises BadPaperRef."""
+    """Any id form bot.arxiv_ids reads (`2503.14881v2`, `arXiv:…`, an arxiv.org link, Slack-wrapped or
+    not, `hep-th/9901001`) -> the canonical version-less id. Anything else raises BadPaperRef."""
     raw = (text or "").strip()
     if not raw:
         raise BadPaperRef("Which paper? Give an arXiv id or link, e.g. `2503.14881` or `https://arxiv.org/abs/2503.14881`.")
-    ref = raw
-    wrapped = _SLACK_LINK_RE.fullmatch(ref)
-    if wrapped:  # Slack sends links in command text as <url> or <url|label>
-        ref = wrapped[1]
-    ref = _ARXIV_PREFIX_RE.sub("", ref.strip())
-    url = _URL_RE.match(ref)
-    if url:
-        ref = re.split(r"[?#]", url[1], maxsplit=1)[0].rstrip("/")
-        if ref.lower().endswith(".pdf"):
-            ref = ref[: -len(".pdf")]
-    matched = match_arxiv_id(ref)
-    if matched is None:
+    parsed = parse_arxiv_id(raw)
+    if parsed is None:
         shown = raw if len(raw) <= 60 else raw[:59] + "…"
         raise BadPaperRef(
             f"`{shown}` is not an arXiv id or link. Try `2503.14881`, `2503.14881v2`, `arXiv:2503.14881`, "
             "`https://arxiv.org/abs/2503.14881` or `hep-th/9901001`."
         )
-    arxiv_id, _version = matched
-    if "/" in arxiv_id:  # old-style: archive names are lower case (hep-th/9901001)
-        archive, number = arxiv_id.split("/", 1)
-        arxiv_id = f"{archive.lower()}/{number}"
-    return arxiv_id
+    return parsed.id
 
 
 @contextmanager

@@ -24,9 +24,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import digest
 from bot.arxiv_source import ArxivSource, ArxivUnavailable
+from bot.channel_topics import digest_channels
 from bot.config import WEEKDAYS, Settings
+from bot.digest import post_digest
+from bot.digest_choose import refresh_papers, today_in
+from bot.digest_notice import post_arxiv_unavailable_notice
+from bot.digest_records import PostReport
+from bot.message_poster import MessagePoster
 from db import ledger
 
 log = logging.getLogger(__name__)
@@ -61,7 +66,7 @@ class DigestJob:
 
     settings: Settings
     factory: sessionmaker[Session]
-    poster: digest.MessagePoster
+    poster: MessagePoster
     arxiv: ArxivSource | None  # the process's one arXiv client; None skips fetching (tests, offline)
     pace_seconds: float | None = None  # None: DIGEST_PACE_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -70,18 +75,17 @@ class DigestJob:
 
     def channels(self) -> list[str]:
         with self.factory.begin() as session:
-            return digest.digest_channels(session, self.settings)
+            return digest_channels(session, self.settings)
 
-    def __call__(self, channels: list[str] | None = None) -> list[digest.PostReport]:
+    def __call__(self, channels: list[str] | None = None) -> list[PostReport]:
         channels = channels or self.channels()
         if not channels:
             log.warning("no digest channel: set DIGEST_CHANNEL (or store a channel topic) to post digests")
             return []
-        digest_date = digest.today_in(self.settings, self.clock())
+        digest_date = today_in(self.settings, self.clock())
         if self.arxiv is not None:
             try:
-                digest.refresh_papers(self.factory, self.arxiv, self.settings, channels=channels,
-                                      digest_date=digest_date)
+                refresh_papers(self.factory, self.arxiv, self.settings, channels=channels, digest_date=digest_date)
             except ArxivUnavailable as err:
                 if self._wait_for_arxiv(digest_date, channels, err):
                     return []
@@ -89,8 +93,8 @@ class DigestJob:
         reports = []
         for channel in channels:
             try:
-                report = digest.post_digest(self.factory, self.poster, self.settings, channel=channel,
-                                            digest_date=digest_date, clock=self.clock, pace_seconds=self.pace_seconds)
+                report = post_digest(self.factory, self.poster, self.settings, channel=channel,
+                                     digest_date=digest_date, clock=self.clock, pace_seconds=self.pace_seconds)
             except Exception:  # noqa: BLE001 - one channel's crash must not starve the others; the ledger resumes it
                 log.exception("digest %s to %s stopped; the next run resumes it", digest_date, channel)
                 continue
@@ -112,8 +116,8 @@ class DigestJob:
         if self.scheduler is None or failures > ARXIV_RETRIES:
             return False
         for channel in channels:
-            digest.post_arxiv_unavailable_notice(self.factory, self.poster, channel=channel, digest_date=digest_date,
-                                                 clock=self.clock)
+            post_arxiv_unavailable_notice(self.factory, self.poster, channel=channel, digest_date=digest_date,
+                                          clock=self.clock)
         retry_at = self.clock() + ARXIV_RETRY_DELAY
         log.warning("digest %s: %s; trying again at %s (attempt %d of %d)", digest_date, err,
                     retry_at.isoformat(timespec="minutes"), failures, ARXIV_RETRIES + 1)

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.arxiv_ids import parse_category
 from db import papers as paper_store
 from db.fts import FtsQuery, Phrase, search_papers_fts
 from db.records import PaperRecord, SearchHit
@@ -61,7 +62,6 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[^\W_]+")
 _TOKEN = re.compile(r'(?P<neg>-)?(?:(?P<key>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>\S+))')
 _MENTION = re.compile(r"<[!@#][^>]*>|(?<![\w@])@(?:channel|here|everyone)\b", re.IGNORECASE)
-_CATEGORY = re.compile(r"[a-z][a-z-]*(?:\.[a-z][a-z-]*)?", re.IGNORECASE)
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 _BRITISH = re.compile(r"^(\w{3,})is(e|ed|es|ing|ation|ations|er|ers)$")
 
@@ -167,8 +167,8 @@ def _group_words(words: list[str]) -> list[tuple[Phrase, ...]]:
     return list(dict.fromkeys(clauses))
 
 
-def parse_query(text: str) -> ParsedQuery:
-    """Any text -> a ParsedQuery, or BadQuery with a message for the user. Never another exception."""
+def _clean(text: object) -> str:
+    """The query text checked and normalised (quotes, whitespace), or BadQuery."""
     if not isinstance(text, str):
         raise BadQuery("Type some words to search for.")
     if len(text) > MAX_QUERY_CHARS:
@@ -179,71 +179,86 @@ def parse_query(text: str) -> ParsedQuery:
     text = " ".join(text.split())
     if not text:
         raise BadQuery("Type some words to search for, e.g. `kv cache` or `author:Hinton`.")
+    return text
 
-    free: list[str] = []
-    phrases: list[Phrase] = []
-    excluded: list[Phrase] = []
-    authors: list[Phrase] = []
-    categories: list[str] = []
+
+@dataclass
+class _Terms:
+    """What the tokens of one query asked for, gathered while reading them."""
+
+    free: list[str] = field(default_factory=list)
+    phrases: list[Phrase] = field(default_factory=list)
+    excluded: list[Phrase] = field(default_factory=list)
+    authors: list[Phrase] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
     since: date | None = None
-    unread = False
-    for token in _TOKEN.finditer(text):
+    unread: bool = False
+
+    def add_filter(self, key: str, value: str) -> None:
+        if key == "author":
+            name = words_of(value)
+            if not name:
+                raise BadQuery("`author:` needs a name, e.g. `author:Hinton` or `author:\"Song Han\"`.")
+            self.authors.append(name)
+        elif key in ("cat", "category"):
+            category = parse_category(value)
+            if category is None:
+                raise BadQuery("`cat:` needs an arXiv category, e.g. `cat:cs.CL` or `cat:cs`.")
+            self.categories.append(category)
+        elif key == "since":
+            try:
+                self.since = date.fromisoformat(value)
+            except ValueError:
+                raise BadQuery("`since:` needs a date like `since:2025-03-01`.") from None
+        elif key == "is" and value.lower() == "unread":
+            self.unread = True
+        else:
+            raise BadQuery(f"Unknown filter `{key}:`. Filters are author:, cat:, since: and unread.")
+
+    def add_token(self, token: re.Match[str]) -> None:
         negative = bool(token["neg"])
         key = (token["key"] or "").lower()
-        value = token["quoted"] if token["quoted"] is not None else (token["bare"] or "")
+        quoted = token["quoted"] is not None
+        value = token["quoted"] if quoted else (token["bare"] or "")
         if key in ("http", "https"):  # a pasted link: search its words
             key, value = "", token[0].lstrip("-")
         if key:
             if negative:
                 raise BadQuery(f"`-{key}:` isn't supported; exclusions work on words, like `-survey`.")
-            if key == "author":
-                name = words_of(value)
-                if not name:
-                    raise BadQuery("`author:` needs a name, e.g. `author:Hinton` or `author:\"Song Han\"`.")
-                authors.append(name)
-            elif key in ("cat", "category"):
-                if not _CATEGORY.fullmatch(value):
-                    raise BadQuery("`cat:` needs an arXiv category, e.g. `cat:cs.CL` or `cat:cs`.")
-                archive, _, subject = value.partition(".")
-                categories.append(archive.lower() + (f".{subject}" if subject else ""))
-            elif key == "since":
-                try:
-                    since = date.fromisoformat(value)
-                except ValueError:
-                    raise BadQuery("`since:` needs a date like `since:2025-03-01`.") from None
-            elif key == "is" and value.lower() == "unread":
-                unread = True
+            self.add_filter(key, value)
+        elif not quoted and value.lower() == "unread" and not negative:
+            self.unread = True
+        elif words := words_of(value):
+            if negative:
+                self.excluded.append(words)
+            elif quoted:
+                self.phrases.append(words)
             else:
-                raise BadQuery(f"Unknown filter `{key}:`. Filters are author:, cat:, since: and unread.")
-            continue
-        if token["quoted"] is None and value.lower() == "unread" and not negative:
-            unread = True
-            continue
-        words = words_of(value)
-        if not words:
-            continue
-        if negative:
-            excluded.append(words)
-        elif token["quoted"] is not None:
-            phrases.append(words)
-        else:
-            free.extend(words)
+                self.free.extend(words)
 
-    clauses = _group_words(free)
-    clauses.extend((p,) for p in phrases if not all(w in STOPWORDS for w in p))
+
+def parse_query(text: str) -> ParsedQuery:
+    """Any text -> a ParsedQuery, or BadQuery with a message for the user. Never another exception."""
+    text = _clean(text)
+    terms = _Terms()
+    for token in _TOKEN.finditer(text):
+        terms.add_token(token)
+
+    clauses = _group_words(terms.free)
+    clauses.extend((p,) for p in terms.phrases if not all(w in STOPWORDS for w in p))
     clauses = list(dict.fromkeys(clauses))
-    excluded = [p for p in dict.fromkeys(excluded) if not all(w in STOPWORDS for w in p)]
-    if len(clauses) + len(excluded) + len(authors) + len(categories) > MAX_TERMS:
+    excluded = [p for p in dict.fromkeys(terms.excluded) if not all(w in STOPWORDS for w in p)]
+    if len(clauses) + len(excluded) + len(terms.authors) + len(terms.categories) > MAX_TERMS:
         raise BadQuery(f"That's too many words and filters; use at most {MAX_TERMS}.")
-    if not (clauses or authors or categories or since or unread):
+    if not (clauses or terms.authors or terms.categories or terms.since or terms.unread):
         if excluded:
             raise BadQuery("Say what to look for, not only what to leave out, e.g. `pruning -survey`.")
-        if free or phrases:
+        if terms.free or terms.phrases:
             raise BadQuery("Those words are too common to search for; add a more specific one.")
         raise BadQuery("There are no words to search for in that; try e.g. `kv cache` or `author:Hinton`.")
     return ParsedQuery(
-        clauses=tuple(clauses), excluded=tuple(excluded), authors=tuple(authors), categories=tuple(categories),
-        since=since, unread=unread, text=text,
+        clauses=tuple(clauses), excluded=tuple(excluded), authors=tuple(terms.authors),
+        categories=tuple(terms.categories), since=terms.since, unread=terms.unread, text=text,
     )
 
 

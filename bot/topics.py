@@ -9,10 +9,11 @@ A keyword matches case-insensitively, with its hyphen/space/no-space variants (`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from bot.arxiv_ids import category_matches
 from db.records import PaperRecord
 
 # Between the words of a keyword: spaces, hyphens (ASCII and Unicode dashes) or nothing at all.
@@ -24,7 +25,7 @@ _MIN_INFLECTABLE = 4
 
 @dataclass(frozen=True)
 class Topic:
-    """What a channel's digest is about. Empty `categories` means any category."""
+    """What a channel's digest is about. Empty `categories` means any category (bot.arxiv_ids.category_matches)."""
 
     keywords: tuple[str, ...]
     exclude: tuple[str, ...] = ()
@@ -148,18 +149,6 @@ def matched_keywords(title: str, abstract: str, keywords: Sequence[str]) -> list
     ]
 
 
-def in_categories(paper_categories: Iterable[str], wanted: Sequence[str]) -> bool:
-    """True when no categories are wanted, or the paper is in one (`cs` also accepts `cs.LG`)."""
-    if not wanted:
-        return True
-    have = {c.lower() for c in paper_categories}
-    for category in wanted:
-        lower = category.lower()
-        if lower in have or ("." not in lower and any(h.split(".")[0] == lower for h in have)):
-            return True
-    return False
-
-
 def is_excluded(paper: PaperRecord, exclude: Sequence[str]) -> bool:
     return bool(exclude) and bool(matched_keywords(paper.title, paper.abstract, exclude))
 
@@ -168,7 +157,7 @@ def topic_matches(paper: PaperRecord, topic: Topic) -> tuple[str, ...]:
     """The topic's keywords the paper mentions, or () when it is off topic (excluded term, unwanted
     category, no keyword). One pass of the keyword patterns answers both "on topic?" and "what matched?"."""
     matched = tuple(matched_keywords(paper.title, paper.abstract, topic.keywords))
-    if not matched or is_excluded(paper, topic.exclude) or not in_categories(paper.categories, topic.categories):
+    if not matched or is_excluded(paper, topic.exclude) or not category_matches(paper.categories, topic.categories):
         return ()
     return matched
 

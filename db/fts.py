@@ -160,6 +160,8 @@ def _filter_conditions(query: FtsQuery) -> list[ColumnElement]:
     if query.since is not None:
         conditions.append(Paper.published >= query.since)
     if query.categories:
+        # bot.arxiv_ids.category_matches in SQL (the same rule, kept here so it runs in the index query):
+        # a wanted category matches exactly, without case; a bare archive (`cs`) takes all its subjects.
         padded = literal(" ") + Paper.categories + literal(" ")
         options = []
         for category in query.categories:

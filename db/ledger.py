@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -22,10 +22,6 @@ from db.dialect import insert_for
 from db.models import DigestItem, DigestRun
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
-# `note` values: the run's papers were chosen (once, so a resumed run posts the same digest); or, before
-# that, the "arXiv is unavailable" notice was posted for this run (once).
-PLANNED = "planned"
-ARXIV_NOTICE = "arxiv-unavailable-notice"
 
 
 @dataclass(frozen=True)
@@ -38,13 +34,14 @@ class RunRecord:
     lease_owner: str | None
     lease_expires_at: datetime | None
     paper_count: int
-    note: str | None
+    planned_at: datetime | None  # the papers were chosen, once, so a resumed run posts the same digest
+    notice_posted_at: datetime | None  # the "arXiv is unavailable" notice went out for this run, once
     started_at: datetime
     finished_at: datetime | None
 
     @property
     def planned(self) -> bool:
-        return self.note == PLANNED
+        return self.planned_at is not None
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,8 @@ def _run(row: DigestRun) -> RunRecord:
     return RunRecord(
         id=row.id, channel=row.channel, digest_date=row.digest_date, status=row.status, parent_ts=row.parent_ts,
         lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at, paper_count=row.paper_count or 0,
-        note=row.note, started_at=row.started_at, finished_at=row.finished_at,
+        planned_at=row.planned_at, notice_posted_at=row.notice_posted_at, started_at=row.started_at,
+        finished_at=row.finished_at,
     )
 
 
@@ -117,7 +115,8 @@ def renew_lease(session: Session, *, run_id: int, owner: str, now: datetime, lea
     return (result.rowcount or 0) == 1
 
 
-def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequence[str]) -> int:
+def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequence[str],
+               now: datetime | None = None) -> int:
     """Plan the run's papers in order; a paper already planned for this channel is left out.
 
     Returns how many were planned. Marks the run planned so a resumed run never re-selects.
@@ -132,7 +131,8 @@ def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequen
         ).first()
         planned += inserted is not None
     session.execute(
-        update(DigestRun).where(DigestRun.id == run_id).values(paper_count=planned, note=PLANNED)
+        update(DigestRun).where(DigestRun.id == run_id)
+        .values(paper_count=planned, planned_at=now or datetime.now(UTC))
         .execution_options(synchronize_session=False)
     )
     return planned
@@ -182,9 +182,9 @@ def finish_run(session: Session, *, run_id: int, owner: str, status: str, now: d
                     .values(**values).execution_options(synchronize_session=False))
 
 
-def mark_notice_posted(session: Session, *, run_id: int) -> None:
-    session.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.note.is_(None))
-                    .values(note=ARXIV_NOTICE).execution_options(synchronize_session=False))
+def mark_notice_posted(session: Session, *, run_id: int, now: datetime) -> None:
+    session.execute(update(DigestRun).where(DigestRun.id == run_id, DigestRun.notice_posted_at.is_(None))
+                    .values(notice_posted_at=now).execution_options(synchronize_session=False))
 
 
 def release_lease(session: Session, *, run_id: int, owner: str) -> None:
@@ -206,6 +206,6 @@ def unplan_run(session: Session, *, run_id: int, owner: str) -> int:
         delete(DigestItem).where(DigestItem.run_id == run_id, DigestItem.message_ts.is_(None))
         .execution_options(synchronize_session=False)
     )
-    session.execute(update(DigestRun).where(DigestRun.id == run_id).values(paper_count=0, note=None)
+    session.execute(update(DigestRun).where(DigestRun.id == run_id).values(paper_count=0, planned_at=None)
                     .execution_options(synchronize_session=False))
     return removed.rowcount or 0

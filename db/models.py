@@ -102,7 +102,10 @@ class DigestRun(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paper_count: Mapped[int] = mapped_column(Integer, default=0)
-    note: Mapped[str | None] = mapped_column(Text)
+    # The run's state, one column per step: its papers chosen (a resumed run posts the same digest), the
+    # "arXiv is unavailable" notice posted (once). Replaces the old free-text `note`.
+    planned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notice_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -98,8 +99,6 @@ def _is_current(connection) -> bool:
 
 
 def _is_connection_error(exc: Exception) -> bool:
-    from sqlalchemy.exc import OperationalError
-
     return isinstance(exc, OperationalError)
 
 

@@ -1,11 +1,17 @@
-"""Slack listeners, registered per kind. Each acks first, makes one domain call, renders, responds."""
+"""The Slack edge: listeners registered per kind (commands, actions, events), the middleware every request
+passes, and the Bolt app, Web client, HTTP server and Socket Mode runner they are served by.
+
+Each listener acks first, makes one domain call, renders, responds.
+"""
 
 from __future__ import annotations
 
+from slack_bolt import BoltResponse
+
+from handlers import actions, commands, events
+
 
 def register(app, services) -> None:
-    from handlers import actions, commands, events
-
     app.middleware(skip_slack_retries)
     commands.register(app, services)
     actions.register(app, services)
@@ -17,8 +23,6 @@ def skip_slack_retries(req, resp, next):  # noqa: A002 - Bolt passes `next` by n
 
     Bolt's signature check runs before this middleware, so a forged retry is still refused.
     """
-    from slack_bolt import BoltResponse
-
     if req.headers.get("x-slack-retry-num"):
         return BoltResponse(status=200, body="")
     return next()

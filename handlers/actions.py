@@ -3,16 +3,20 @@
 Every listener acks at once and does its work in a lazy listener (Slack wants the ack within 3 s).
 The clicker's confirmation is ephemeral, so the shared digest message never changes for others;
 clicks in the App Home re-publish the home view instead.
+
+Each click's work is a module-level function `(services, click, client, respond)`; `on_click` runs it and
+turns a failure into a note for the clicker, and `register` only binds them to their action ids.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from bot import reading
 from bot.render_blocks import reading as views
 from bot.render_blocks.common import HISTORY_MORE, MARK_READ, MARK_UNREAD, OPEN_PDF
-from handlers.common import Click, ack_now, failure_reply
+from handlers.common import Click, ack_now, failure_reply, who
 from handlers.events import publish_home
 
 log = logging.getLogger(__name__)
@@ -30,11 +34,11 @@ def _tell_clicker(click: Click, client, respond, reply: dict) -> None:
         log.warning("no way to confirm a click to %s", click.user_id)
 
 
-def _run(services, body: dict, client, respond, work) -> None:
+def on_click(work, services, body: dict, client, respond) -> None:
     """Do the click's work; turn failures into a quiet note (or, in the Home tab, a log line)."""
     click = Click.from_body(body)
     try:
-        work(click)
+        work(services, click, client, respond)
         return
     except Exception as err:  # noqa: BLE001 - becomes a note to the clicker; unexpected ones are logged
         reply = failure_reply(err, doing="click handling")
@@ -44,60 +48,51 @@ def _run(services, body: dict, client, respond, work) -> None:
         _tell_clicker(click, client, respond, reply)
 
 
-def register(app, services) -> None:
+def _record_read(services, click: Click, client, respond, *, source_outside_home: str, confirm_repeat: bool) -> None:
+    source = "home" if click.in_home else source_outside_home
+    outcome = reading.mark_read(services.store.session_factory, **who(click), arxiv_id=click.value, source=source)
+    if click.in_home:
+        publish_home(services, client, **who(click))
+    elif outcome.newly_read or confirm_repeat:
+        _tell_clicker(click, client, respond, views.read_confirmation(outcome))
+
+
+def read_clicked(services, click: Click, client, respond) -> None:
+    _record_read(services, click, client, respond, source_outside_home="button", confirm_repeat=True)
+
+
+def pdf_opened(services, click: Click, client, respond) -> None:
+    # The browser opens the PDF itself; a repeat open needs no note.
+    _record_read(services, click, client, respond, source_outside_home="opened", confirm_repeat=False)
+
+
+def unread_clicked(services, click: Click, client, respond) -> None:
+    outcome = reading.mark_unread(services.store.session_factory, **who(click), arxiv_id=click.value)
+    page_at = views.parse_history_block_id(click.block_id)
+    if click.in_home:
+        publish_home(services, client, **who(click))
+    elif page_at and click.has_response_url:
+        # An Unread in the user's own (ephemeral) history: redraw that page without the paper.
+        _show_history(services, click, respond, offset=page_at[0], limit=page_at[1])
+    else:
+        _tell_clicker(click, client, respond, views.unread_confirmation(outcome))
+
+
+def history_more_clicked(services, click: Click, client, respond) -> None:
+    offset, limit = views.parse_history_more_value(click.value) or (0, reading.DEFAULT_HISTORY)
+    _show_history(services, click, respond, offset=offset, limit=limit)
+
+
+def _show_history(services, click: Click, respond, *, offset: int, limit: int) -> None:
     factory = services.store.session_factory
+    page = reading.history(factory, **who(click), limit=limit, offset=offset)
+    if not page.reads and page.offset > 0:  # the last one on a later page went: show the page before
+        page = reading.history(factory, **who(click), limit=limit, offset=max(0, offset - limit))
+    respond(**{**views.history_message(page), "replace_original": True})
 
-    def refresh_home(click: Click, client) -> None:
-        publish_home(services, client, team_id=click.team_id, user_id=click.user_id)
 
-    def record_read(click: Click, client, respond, *, source_outside_home: str, confirm_repeat: bool) -> None:
-        source = "home" if click.in_home else source_outside_home
-        outcome = reading.mark_read(factory, team_id=click.team_id, user_id=click.user_id, arxiv_id=click.value,
-                                    source=source)
-        if click.in_home:
-            refresh_home(click, client)
-        elif outcome.newly_read or confirm_repeat:
-            _tell_clicker(click, client, respond, views.read_confirmation(outcome))
-
-    def on_mark_read(body, client, respond):
-        _run(services, body, client, respond,
-             lambda click: record_read(click, client, respond, source_outside_home="button", confirm_repeat=True))
-
-    def on_open_pdf(body, client, respond):
-        # The browser opens the PDF itself; a repeat open needs no note.
-        _run(services, body, client, respond,
-             lambda click: record_read(click, client, respond, source_outside_home="opened", confirm_repeat=False))
-
-    def on_mark_unread(body, client, respond):
-        def work(click: Click) -> None:
-            outcome = reading.mark_unread(factory, team_id=click.team_id, user_id=click.user_id,
-                                          arxiv_id=click.value)
-            page_at = views.parse_history_block_id(click.block_id)
-            if click.in_home:
-                refresh_home(click, client)
-            elif page_at and click.has_response_url:
-                # An Unread in the user's own (ephemeral) history: redraw that page without the paper.
-                show_history(click, respond, offset=page_at[0], limit=page_at[1])
-            else:
-                _tell_clicker(click, client, respond, views.unread_confirmation(outcome))
-
-        _run(services, body, client, respond, work)
-
-    def show_history(click: Click, respond, *, offset: int, limit: int) -> None:
-        page = reading.history(factory, team_id=click.team_id, user_id=click.user_id, limit=limit, offset=offset)
-        if not page.reads and page.offset > 0:  # the last one on a later page went: show the page before
-            page = reading.history(factory, team_id=click.team_id, user_id=click.user_id, limit=limit,
-                                   offset=max(0, offset - limit))
-        respond(**{**views.history_message(page), "replace_original": True})
-
-    def on_history_more(body, client, respond):
-        def work(click: Click) -> None:
-            offset, limit = views.parse_history_more_value(click.value) or (0, reading.DEFAULT_HISTORY)
-            show_history(click, respond, offset=offset, limit=limit)
-
-        _run(services, body, client, respond, work)
-
-    app.action(MARK_READ)(ack=ack_now, lazy=[on_mark_read])
-    app.action(MARK_UNREAD)(ack=ack_now, lazy=[on_mark_unread])
-    app.action(OPEN_PDF)(ack=ack_now, lazy=[on_open_pdf])
-    app.action(HISTORY_MORE)(ack=ack_now, lazy=[on_history_more])
+def register(app, services) -> None:
+    app.action(MARK_READ)(ack=ack_now, lazy=[partial(on_click, read_clicked, services)])
+    app.action(MARK_UNREAD)(ack=ack_now, lazy=[partial(on_click, unread_clicked, services)])
+    app.action(OPEN_PDF)(ack=ack_now, lazy=[partial(on_click, pdf_opened, services)])
+    app.action(HISTORY_MORE)(ack=ack_now, lazy=[partial(on_click, history_more_clicked, services)])

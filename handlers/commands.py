@@ -1,90 +1,126 @@
-"""`/papers`: the slash-command router, and the search result buttons (More, Share).
+"""`/papers`: the subcommand registry and its router, and the search result buttons (More, Share).
 
-Every listener acks at once (Slack wants the ack within 3 s) and does its work in a lazy listener,
-which answers through `respond` (the response_url). Routing:
+`SUBCOMMANDS` is the one table of subcommands: each entry names its handler `(services, command, args) ->
+reply`, its line in `/papers help`, and how its arguments route. Adding a subcommand is one handler
+function and one entry; routing, dispatch, the help text and typo suggestions all read the table.
 
-- empty or `help` -> usage; `topic` -> handlers.topic; `read`, `history` -> handlers.reading;
-- `unread` followed by nothing or an arXiv id/link -> handlers.reading; otherwise `unread` is the
-  search filter (`/papers unread kv cache`);
+Routing (`route`, pure):
+- empty -> help; a subcommand's name or alias -> that subcommand with the rest as its arguments;
+- a subcommand that is also a search word (`unread`) takes only a paper ref or nothing: followed by
+  anything else the whole text is a search (`/papers unread kv cache`);
 - `search ...` searches the rest, so words that are command names can be searched;
 - an unknown subcommand-like word gets a short "unknown command" reply: a first word that starts with
-  `/` or `--`, or is one typo away from a command name (`hepl`, `topics`, `histroy`) and stands alone
-  or before an arXiv id;
+  `/` or `--`, or is one slip from a command name (`hepl`, `topics`, `histroy`) and stands alone, or
+  before a paper ref when that command takes one (`raed 2503.14881`);
 - anything else is a search.
 
-Domain errors become user text in one place, `handlers.common.user_text_on_failure`; nothing reaches
-Slack as a 5xx.
+Every listener acks at once (Slack wants the ack within 3 s) and does its work in a lazy listener,
+which answers through `respond` (the response_url). Domain errors become user text in one place,
+`handlers.common.user_text_on_failure`; nothing reaches Slack as a 5xx.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import partial
+from importlib.metadata import version as package_version
+
+from slack_sdk.errors import SlackApiError
 
 from bot import search
-from bot.reading import BadPaperRef, parse_paper_ref
+from bot.arxiv_ids import find_arxiv_id, parse_arxiv_id
 from bot.render_blocks import help as help_views
 from bot.render_blocks import search as views
 from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
 from bot.render_blocks.mrkdwn import unescape
 from handlers import reading, topic
-from handlers.common import Click, ack_now, user_text_on_failure
+from handlers.common import Click, ack_now, user_text_on_failure, who
 
 log = logging.getLogger(__name__)
 
-SUBCOMMANDS = ("help", "topic", "read", "unread", "history", "search")
-_ARXIV_ID = re.compile(r"[a-z][a-z.-]*/\d{7}|\d{4}\.\d{4,5}", re.IGNORECASE)
+UNKNOWN = "unknown"
+MIN_TYPO_LENGTH = 4  # shorter words are too often real search words (`rag`, `moe`)
 
 
-def _one_edit_apart(word: str, name: str) -> bool:
-    """True for one insertion, deletion, substitution or swap of neighbours (Damerau distance 1)."""
-    if word == name or abs(len(word) - len(name)) > 1:
-        return False
-    if len(word) == len(name):
-        diffs = [i for i, (a, b) in enumerate(zip(word, name, strict=True)) if a != b]
-        return len(diffs) == 1 or (
-            len(diffs) == 2 and diffs[1] == diffs[0] + 1 and word[diffs[0]] == name[diffs[1]]
-            and word[diffs[1]] == name[diffs[0]]
-        )
-    short, long = sorted((word, name), key=len)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    handler: Callable[..., dict]  # (services, command body, argument text) -> the reply for `respond`
+    help: str  # its line in `/papers help` (mrkdwn)
+    takes_paper_ref: bool = False  # its argument is an arXiv id or link
+    also_a_search_word: bool = False  # followed by anything but a paper ref, the whole text is a search
+    aliases: tuple[str, ...] = ()
 
 
-def _is_paper_ref(text: str) -> bool:
-    try:
-        parse_paper_ref(text)
-    except BadPaperRef:
-        return False
-    return True
+def help_command(services, command: dict, args: str) -> dict:
+    return help_views.usage_message([(entry.name, entry.help) for entry in SUBCOMMANDS])
+
+
+def search_command(services, command: dict, args: str) -> dict:
+    if not args:
+        return help_command(services, command, args)
+    return search_reply(services, query=args, offset=0, reader=who(command))
+
+
+def version_command(services, command: dict, args: str) -> dict:
+    return help_views.note_message(f"papers-bot {package_version('papers-bot')}")
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic"),
+    Subcommand("read", reading.read_command, "`/papers read 2503.14881` — mark a paper read (an id or an arXiv link)",
+               takes_paper_ref=True),
+    Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
+               takes_paper_ref=True, also_a_search_word=True),
+    Subcommand("history", reading.history_command, "`/papers history` — what you've read, newest first"),
+    Subcommand("search", search_command,
+               "`/papers search topic models` — search for words that are also command names"),
+    Subcommand("version", version_command, "`/papers version` — which papers-bot version is answering"),
+    Subcommand("help", help_command, "`/papers help` — this message", aliases=("-h", "--help", "?")),
+)
+_BY_WORD = {word: entry for entry in SUBCOMMANDS for word in (entry.name, *entry.aliases)}
+
+
+def closest_subcommand(word: str) -> Subcommand | None:
+    """The subcommand `word` is one slip from (a letter wrong, missing, extra or swapped), if any.
+
+    One slip in an n-letter word keeps difflib's ratio at (n-1)/n or above and two slips fall below
+    it, so `research` and `vision` stay searches while `histroy` and `hepl` are typos."""
+    word = word.lower()
+    if len(word) < MIN_TYPO_LENGTH:
+        return None
+    names = [entry.name for entry in SUBCOMMANDS if abs(len(entry.name) - len(word)) <= 1]
+    cutoff = (len(word) - 1) / len(word) - 1e-9  # difflib compares with >=; allow for rounding
+    close = get_close_matches(word, names, n=1, cutoff=cutoff)
+    return _BY_WORD[close[0]] if close else None
 
 
 def route(text: str) -> tuple[str, str]:
-    """(what to do, its argument text) for the command text; pure, so the rules are easy to test."""
+    """(subcommand name, or "search" or UNKNOWN; its argument text) for the command text."""
     stripped = (text or "").strip()
     word, _, rest = stripped.partition(" ")
-    first = word.lower()
-    rest = rest.strip()
-    if first in ("", "help", "-h", "--help", "?"):
+    first, rest = word.lower(), rest.strip()
+    if not first:
         return "help", ""
-    if first in ("topic", "read", "history", "search"):
-        return first, rest
-    if first == "unread":
-        return ("unread", rest) if not rest or _is_paper_ref(rest) else ("search", stripped)
+    entry = _BY_WORD.get(first)
+    if entry is not None:
+        if entry.also_a_search_word and rest and parse_arxiv_id(rest) is None:
+            return "search", stripped
+        return entry.name, rest
     if first.startswith(("/", "--")):
-        return "unknown", word
-    near_miss = len(first) >= 4 and any(_one_edit_apart(first, name) for name in SUBCOMMANDS)
-    if near_miss and (not rest or _ARXIV_ID.search(rest)):
-        return "unknown", word
+        return UNKNOWN, word
+    near = closest_subcommand(first)
+    if near is not None and (not rest or (near.takes_paper_ref and find_arxiv_id(rest))):
+        return UNKNOWN, word
     return "search", stripped
 
 
-def _reader(team_id: str | None, user_id: str | None) -> dict:
-    return {"team_id": team_id or None, "user_id": user_id or None}
-
-
-def search_reply(services, *, query: str, offset: int, team_id: str | None, user_id: str | None) -> dict:
+def search_reply(services, *, query: str, offset: int, reader: dict[str, str]) -> dict:
     page = search.run_search(services.store.session_factory, query=query, limit=views.PAGE_SIZE, offset=offset,
-                             **_reader(team_id, user_id))
+                             **reader)
     if page.total == 0:
         return views.no_matches_message(page.query)
     if not page.hits:  # a More button from before the index shrank
@@ -97,25 +133,12 @@ def papers_reply(services, command: dict) -> dict:
     """The reply to one `/papers` command, as keyword arguments for `respond`."""
     # Slack sends `&`, `<` and `>` typed by the user as `&amp;`, `&lt;`, `&gt;`: route and store what was
     # typed (`R&D`, not `R&amp;D`); every reply escapes it again.
-    kind, args = route(unescape(command.get("text") or ""))
-    if kind == "help":
-        return help_views.usage_message()
-    if kind == "topic":
-        return topic.topic_command(services, command, args)
-    if kind == "read":
-        return reading.read_command(services, command, args)
-    if kind == "unread":
-        return reading.unread_command(services, command, args)
-    if kind == "history":
-        return reading.history_command(services, command, args)
-    if kind == "unknown":
-        lowered = args.lower().lstrip("/-")
-        suggestion = next((name for name in SUBCOMMANDS if lowered == name or _one_edit_apart(lowered, name)), None)
-        return help_views.unknown_command_message(args, suggestion)
-    if not args:
-        return help_views.usage_message()
-    return search_reply(services, query=args, offset=0, team_id=command.get("team_id"),
-                        user_id=command.get("user_id"))
+    name, args = route(unescape(command.get("text") or ""))
+    if name == UNKNOWN:
+        typed = args.lower().lstrip("/-")
+        suggestion = _BY_WORD.get(typed) or closest_subcommand(typed)
+        return help_views.unknown_command_message(args, suggestion.name if suggestion else None)
+    return _BY_WORD[name].handler(services, command, args)
 
 
 @user_text_on_failure
@@ -125,15 +148,12 @@ def more_reply(services, body: dict) -> dict:
     if parsed is None:
         return problem_message("That button no longer works; please run the search again.")
     query, offset = parsed
-    reply = search_reply(services, query=query, offset=offset, team_id=click.team_id, user_id=click.user_id)
-    return {**reply, "replace_original": True}
+    return {**search_reply(services, query=query, offset=offset, reader=who(click)), "replace_original": True}
 
 
 @user_text_on_failure
 def share(services, body: dict, client) -> dict | None:
     """Post one result to the channel for everyone; returns a note for the sharer only when it fails."""
-    from slack_sdk.errors import SlackApiError
-
     click = Click.from_body(body)
     arxiv_id = click.value[:64]
     paper = search.find_paper(services.store.session_factory, arxiv_id=arxiv_id) if arxiv_id else None
@@ -157,18 +177,24 @@ def share(services, body: dict, client) -> dict | None:
     return None
 
 
+# -- listeners: module-level, given the services by `register` -------------------------------------------
+
+
+def answer_papers(services, command: dict, respond) -> None:
+    respond(**papers_reply(services, command))
+
+
+def show_more(services, body: dict, respond) -> None:
+    respond(**more_reply(services, body))
+
+
+def share_result(services, body: dict, client, respond) -> None:
+    note = share(services, body, client)
+    if note:
+        respond(**{**note, "replace_original": False})
+
+
 def register(app, services) -> None:
-    def answer_papers(command, respond):
-        respond(**papers_reply(services, command))
-
-    def show_more(body, respond):
-        respond(**more_reply(services, body))
-
-    def share_result(body, client, respond):
-        note = share(services, body, client)
-        if note:
-            respond(**{**note, "replace_original": False})
-
-    app.command("/papers")(ack=ack_now, lazy=[answer_papers])
-    app.action(SEARCH_MORE)(ack=ack_now, lazy=[show_more])
-    app.action(SEARCH_SHARE)(ack=ack_now, lazy=[share_result])
+    app.command("/papers")(ack=ack_now, lazy=[partial(answer_papers, services)])
+    app.action(SEARCH_MORE)(ack=ack_now, lazy=[partial(show_more, services)])
+    app.action(SEARCH_SHARE)(ack=ack_now, lazy=[partial(share_result, services)])

@@ -1,4 +1,5 @@
-"""What every listener shares: the ack, who clicked where, and the one place failures become user text.
+"""What every listener shares: the ack, who asked (`who`), who clicked where, and the one place failures
+become user text.
 
 Domain errors (`SearchError`, `ReadingError`) carry a sentence meant for the user; anything else is
 logged with its traceback and the user reads a short apology. Nothing reaches Slack as a 5xx.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.reading import ReadingError
@@ -74,3 +76,11 @@ class Click:
             thread_ts=container.get("thread_ts"),
             has_response_url=bool(body.get("response_url")),
         )
+
+
+def who(sender: Mapping[str, object] | Click) -> dict[str, str]:
+    """The `team_id=`, `user_id=` keywords of every per-user domain call, from a slash command's body or a
+    click. A missing id is "": no read matches it, and search then shows nothing as read."""
+    if isinstance(sender, Click):
+        return {"team_id": sender.team_id, "user_id": sender.user_id}
+    return {"team_id": str(sender.get("team_id") or ""), "user_id": str(sender.get("user_id") or "")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from bot import reading
 from bot.render_blocks import reading as views
@@ -20,15 +21,16 @@ def publish_home(services, client, *, team_id: str, user_id: str) -> None:
     client.views_publish(user_id=user_id, view=views.home_view(summary))
 
 
-def register(app, services) -> None:
-    def on_app_home_opened(body, event, client):
-        if event.get("tab") != "home":
-            return  # the Messages tab needs nothing from us
-        team_id = body.get("team_id") or (event.get("view") or {}).get("team_id", "")
-        try:
-            publish_home(services, client, team_id=team_id, user_id=event["user"])
-        except reading.ReadingError as err:
-            # Nowhere to show a message in the Home tab; the previous view stays. Log why.
-            log.warning("App Home not refreshed for %s: %s", event.get("user"), err)
+def app_home_opened(services, body: dict, event: dict, client) -> None:
+    if event.get("tab") != "home":
+        return  # the Messages tab needs nothing from us
+    team_id = body.get("team_id") or (event.get("view") or {}).get("team_id", "")
+    try:
+        publish_home(services, client, team_id=team_id, user_id=event["user"])
+    except reading.ReadingError as err:
+        # Nowhere to show a message in the Home tab; the previous view stays. Log why.
+        log.warning("App Home not refreshed for %s: %s", event.get("user"), err)
 
-    app.event("app_home_opened")(ack=ack_now, lazy=[on_app_home_opened])
+
+def register(app, services) -> None:
+    app.event("app_home_opened")(ack=ack_now, lazy=[partial(app_home_opened, services)])

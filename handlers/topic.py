@@ -6,7 +6,7 @@ the channel the command was typed in. The next digest for that channel uses the 
 
 from __future__ import annotations
 
-from bot import digest
+from bot import channel_topics
 from bot.render_blocks.digest import topic_problem, topic_reply
 
 _EDITS = {"set": "keywords", "keywords": "keywords", "exclude": "exclude", "categories": "categories"}
@@ -19,7 +19,7 @@ def _schedule(settings) -> str:
 
 def _show(services, channel: str | None, notice: str | None = None) -> dict:
     settings = services.settings
-    topic, source = digest.channel_topic(services.store.session_factory, settings, channel)
+    topic, source = channel_topics.channel_topic(services.store.session_factory, settings, channel)
     return topic_reply(channel=channel, topic=topic, source=source,
                        is_digest_channel=bool(channel) and channel == settings.digest_channel,
                        schedule=_schedule(settings), notice=notice)
@@ -35,15 +35,15 @@ def topic_command(services, command: dict, args: str) -> dict:
     if not channel:
         return topic_problem("Topics belong to a channel; run this in the channel.")
     if action == "reset":
-        digest.reset_channel_topic(services.store.session_factory, channel)
+        channel_topics.reset_channel_topic(services.store.session_factory, channel)
         return _show(services, channel, "This channel's topic is back to the default.")
     if action not in _EDITS:
         return topic_problem(f"I don't know `topic {action}`.")
     field_name = _EDITS[action]
     try:
-        terms = () if rest.strip().lower() in _CLEAR else digest.parse_terms(rest)
-        digest.edit_channel_topic(services.store.session_factory, services.settings, channel,
-                                  field_name=field_name, terms=terms)
-    except digest.TopicError as err:
+        terms = () if rest.strip().lower() in _CLEAR else channel_topics.parse_terms(rest)
+        channel_topics.edit_channel_topic(services.store.session_factory, services.settings, channel,
+                                          field_name=field_name, terms=terms)
+    except channel_topics.TopicError as err:
         return topic_problem(str(err))
     return _show(services, channel, f"Updated this channel's {field_name.replace('exclude', 'exclusions')}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from importlib.metadata import version as package_version
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,7 @@ from bot.render_blocks import search as views
 from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, escape, unescape
 from bot.search import SearchHit, SearchPage, parse_query
 from db.records import PaperRecord
-from handlers.commands import papers_reply, route
+from handlers.commands import SUBCOMMANDS, papers_reply, route
 
 
 @pytest.mark.parametrize(
@@ -38,10 +39,48 @@ from handlers.commands import papers_reply, route
         ("--help", ("help", "")),
         ("--config x", ("unknown", "--config")),
         ("/papers kv", ("unknown", "/papers")),
+        ("hepl", ("unknown", "hepl")),
+        ("?", ("help", "")),
+        # whole words that are searches stay searches, even when close to a command name
+        ("research", ("search", "research")),
+        ("vision", ("search", "vision")),
+        ("reading list", ("search", "reading list")),
+        ("histo", ("search", "histo")),
+        ("rag", ("search", "rag")),
+        ("hepl 2503.14881", ("search", "hepl 2503.14881")),  # `help` takes no paper
+        ("raed https://arxiv.org/abs/2503.14881", ("unknown", "raed")),
     ],
 )
 def test_router_rules(text, expected):
     assert route(text) == expected
+
+
+@pytest.mark.parametrize(("typed", "suggested"), [("hepl", "help"), ("topics", "topic"), ("histroy", "history"),
+                                                  ("raed", "read"), ("unraed", "unread"), ("/help", "help"),
+                                                  ("--topic", "topic"), ("--config", None)])
+def test_an_unknown_command_gets_the_registry_name_it_is_closest_to(typed, suggested):
+    reply = papers_reply(None, {"text": typed})
+    assert "don't know the command" in reply["text"]
+    if suggested:
+        assert f"Did you mean `/papers {suggested}`?" in reply["text"]
+    else:
+        assert "Did you mean" not in reply["text"]
+
+
+def test_version_answers_the_installed_package_version():
+    assert route("version") == ("version", "")
+    assert route("versoin") == ("unknown", "versoin")
+    assert papers_reply(None, {"text": "version"}) == {"response_type": "ephemeral",
+                                                       "text": f"papers-bot {package_version('papers-bot')}"}
+    assert "`/papers version`" in papers_reply(None, {"text": "help"})["blocks"][0]["text"]["text"]
+
+
+def test_help_lists_every_subcommand_of_the_registry():
+    reply = papers_reply(None, {"text": "help"})
+    usage = reply["blocks"][0]["text"]["text"]
+    assert [entry.help for entry in SUBCOMMANDS if entry.help in usage] == [entry.help for entry in SUBCOMMANDS]
+    assert all(entry.name in reply["text"] for entry in SUBCOMMANDS)
+    assert "author:NAME" in usage
 
 
 def _paper(n: int, **over) -> PaperRecord:

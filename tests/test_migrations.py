@@ -138,3 +138,23 @@ def test_postgresql_keeps_its_search_vector_after_a_round_trip(tmp_path):
         upgrade(connection)
         columns = {c["name"] for c in inspect(connection).get_columns("papers")}
         assert "search_vector" in columns
+
+
+def test_0003_carries_the_digest_run_note_over_to_explicit_columns_and_back(tmp_path):
+    with fresh_database(tmp_path) as connection:
+        upgrade(connection, "0002_search")
+        connection.execute(text(
+            "INSERT INTO digest_runs (channel, digest_date, status, paper_count, note, started_at) VALUES "
+            "('C1', '2025-03-20', 'done', 3, 'planned', '2025-03-20 09:00:00'), "
+            "('C1', '2025-03-21', 'running', 0, 'arxiv-unavailable-notice', '2025-03-21 09:00:00'), "
+            "('C1', '2025-03-22', 'running', 0, NULL, '2025-03-22 09:00:00')"))
+        connection.commit()
+        upgrade(connection, "0003_digest_run_state")
+        rows = connection.execute(text(
+            "SELECT digest_date, planned_at IS NOT NULL, notice_posted_at IS NOT NULL FROM digest_runs "
+            "ORDER BY digest_date")).all()
+        assert [tuple(bool(v) for v in row[1:]) for row in rows] == [(True, False), (False, True), (False, False)]
+        assert "note" not in {c["name"] for c in inspect(connection).get_columns("digest_runs")}
+        downgrade(connection, "0002_search")
+        notes = connection.execute(text("SELECT note FROM digest_runs ORDER BY digest_date")).scalars().all()
+        assert notes == ["planned", "arxiv-unavailable-notice", None]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
 
+from bot.digest_records import Digest, DigestEntry
 from bot.paper_text import readable, snippet
 from bot.render_blocks.common import (
     MARK_READ,
@@ -38,9 +38,6 @@ from bot.render_blocks.mrkdwn import (
 )
 from bot.topics import Topic, find_spans
 from db.records import PaperRecord
-
-if TYPE_CHECKING:
-    from bot.digest_records import Digest, DigestEntry
 
 # Room under Slack's 3,000 so a cut never lands on the limit itself.
 _SECTION_BUDGET = MAX_SECTION_TEXT - 100

@@ -1,0 +1,16 @@
+"""Socket Mode: Slack's requests arrive over a WebSocket the app opens (SLACK_APP_TOKEN), no public URL."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+
+def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
+    """The connection to Slack (`connect()` returns, `start()` blocks), opened with the app's Web client."""
+    return SocketModeHandler(app, app_token)
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Serve Slack over Socket Mode until the process is stopped."""
+    socket_mode_handler(app, app_token).start()
