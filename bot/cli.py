@@ -21,6 +21,7 @@ from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
+from bot.render_blocks.digest import digest_messages
 from bot.render_markdown import render_digest_markdown
 from bot.scheduler import describe
 from db.session import DatabaseUnavailable, describe_db_error
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("--from-file", type=Path, metavar="FEED.xml",
                         help="store a saved arXiv answer instead of fetching (offline demos)")
     digest.add_argument("--no-fetch", action="store_true", help="use only papers already stored")
+    digest.add_argument("--format", choices=("markdown", "slack"), default="markdown",
+                        help="with --dry-run: the seed's Markdown, or the Slack messages as Block Kit JSON, one a line")
 
     search = _subcommand(sub, "search", "search the stored papers as /papers does",
                          'papers-bot search "kv cache" -survey since:2025-03-01 --limit 5')
@@ -224,6 +227,11 @@ def cmd_digest(settings: Settings, args) -> int:
     if args.dry_run:
         with store.session_factory.begin() as session:
             chosen = digest.select_digest(session, settings, channel=channel, digest_date=digest_date)
+        if args.format == "slack":
+            # One message per line, as posted (parent first): each pastes into Slack's Block Kit Builder.
+            for message in digest_messages(digest.best_first(chosen)):
+                print(json.dumps({"blocks": message["blocks"], "text": message["text"]}, ensure_ascii=False))
+            return 0
         sys.stdout.write(render_digest_markdown(digest_date, chosen.papers, chosen.topic.keywords))
         return 0
     report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,

@@ -42,6 +42,7 @@ from db.records import PaperRecord
 # Room under Slack's 3,000 so a cut never lands on the limit itself.
 _SECTION_BUDGET = MAX_SECTION_TEXT - 100
 PARENT_TOP = 10  # papers named in the parent; the rest wait in the thread
+PAPERS_PER_REPLY = 8  # 3 blocks each (with the divider) stays far below Slack's 50 blocks a message
 PARENT_BUDGET = 3000  # visible characters of the whole parent message
 _PARENT_TITLE_CHARS = 110
 _FALLBACK_TITLE_CHARS = 200
@@ -121,6 +122,17 @@ def digest_reply_message(entries: Sequence[DigestEntry], keywords: Sequence[str]
         blocks.extend(paper_blocks(entry, keywords))
     titles = "; ".join(escape_text(truncate(readable(e.paper.title), _FALLBACK_TITLE_CHARS)) for e in entries)
     return {"text": truncate(titles, MAX_FALLBACK_TEXT), "blocks": blocks}
+
+
+def digest_messages(digest: Digest) -> list[dict]:
+    """Every message of a digest in posting order, the parent first: what `digest --dry-run --format slack` shows
+    and what the run posts (it sends the same chunks, recording each)."""
+    if not digest.entries:
+        return [empty_digest_message(digest.digest_date)]
+    entries = list(digest.entries)
+    replies = [digest_reply_message(entries[i : i + PAPERS_PER_REPLY], digest.topic.keywords)
+               for i in range(0, len(entries), PAPERS_PER_REPLY)]
+    return [digest_parent_message(digest, papers_per_reply=PAPERS_PER_REPLY), *replies]
 
 
 def abstract_message(paper: PaperRecord, keywords: Sequence[str] = (), *, read: bool = False) -> dict:

@@ -25,7 +25,8 @@ ELLIPSIS = "…"
 _INERT = str.maketrans({"*": "\u2217", "_": "\u02cd", "~": "\u223c", "`": "\u02cb"})
 _LINK = re.compile(r"<([^<>|]*)\|([^<>]*)>|<([^<>|]*)>")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
-_FORMAT_MARK = re.compile(r"(?<![\w*_~])[*_~]+|[*_~]+(?![\w*_~])")
+# Paper text is inert (no raw `*_~` left in it), so every one of these is our own formatting.
+_FORMAT_MARK = re.compile(r"[*_~`]")
 
 
 def inert(text: str) -> str:

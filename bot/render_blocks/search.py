@@ -25,7 +25,7 @@ from bot.render_blocks.common import (
     title_link,
     version_mrkdwn,
 )
-from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, MAX_SECTION_TEXT, escape, escape_text, truncate
+from bot.render_blocks.mrkdwn import MAX_ACTION_ID, MAX_BUTTON_VALUE, MAX_SECTION_TEXT, escape, escape_text, truncate
 from bot.search import ParsedQuery, SearchHit, SearchPage
 from db.records import PaperRecord
 
@@ -77,10 +77,33 @@ def _paper_line(paper: PaperRecord, *, read: bool) -> str:
     return line
 
 
-def result_blocks(hit: SearchHit, query: ParsedQuery) -> list[dict]:
+def search_block_id(query_text: str, offset: int, arxiv_id: str) -> str:
+    """A result's actions block id: the page it is on (query, offset), so Mark read can redraw that page in place.
+    Slack allows 255 characters; a longer query falls back to the paper alone (the click then gets a note)."""
+    block_id = "search:" + json.dumps({"q": query_text, "o": offset, "p": arxiv_id}, ensure_ascii=False,
+                                      separators=(",", ":"))
+    return block_id if len(block_id) <= MAX_ACTION_ID else f"search:{arxiv_id}"
+
+
+def parse_search_block_id(block_id: str | None) -> tuple[str, int] | None:
+    """(query, offset) of the results page a click came from, or None (not a search result, or no room)."""
+    if not (block_id or "").startswith("search:{"):
+        return None
+    return parse_more_value(json.dumps({k: v for k, v in _loads(block_id[len("search:"):]).items() if k in "qo"}))
+
+
+def _loads(raw: str) -> dict:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def result_blocks(hit: SearchHit, query: ParsedQuery, *, offset: int = 0) -> list[dict]:
     paper = hit.paper
     abstract = search_snippet(paper, query.highlight_terms)
-    actions = paper_buttons(paper, read=hit.read, block_id=f"search:{paper.arxiv_id}")
+    actions = paper_buttons(paper, read=hit.read, block_id=search_block_id(query.text, offset, paper.arxiv_id))
     actions["elements"].append(button("Share", SEARCH_SHARE, paper.arxiv_id))
     blocks = [section(_paper_line(paper, read=hit.read))]
     if abstract:
@@ -96,7 +119,7 @@ def results_message(page: SearchPage) -> dict:
     head = f"*{page.total}* {noun} `{shown}`" + (f" · showing {first}–{last}" if page.total > len(page.hits) else "")
     blocks: list[dict] = [section(head)]
     for hit in page.hits:
-        blocks.extend(result_blocks(hit, page.query))
+        blocks.extend(result_blocks(hit, page.query, offset=page.offset))
     blocks.append(context(TIPS))
     if page.next_offset is not None:
         value = more_value(page.query.text, page.next_offset)
