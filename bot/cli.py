@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
 from bot.logs import configure_logging
+from bot.render_blocks.digest import digest_messages
 from bot.render_markdown import render_digest_markdown
 from bot.scheduler import describe
 from db.session import DatabaseUnavailable, describe_db_error
@@ -35,38 +37,82 @@ def _date(raw: str) -> date:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {raw!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="papers-bot", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    sub = parser.add_subparsers(dest="command", required=True)
+class CliParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (what is wrong and where to look), not a usage dump."""
 
-    fetch = sub.add_parser("fetch", help="load papers from arXiv (or a saved answer) into the store")
+    def error(self, message: str):  # argparse's hook; it must not return
+        hint = ""
+        if self.prog.endswith(" search") and "required: query" in message:
+            hint = "; put -- before a query that starts with -, e.g. papers-bot search -- -survey pruning"
+        self.exit(2, f"{self.prog}: {message}{hint} (see {self.prog} --help)\n")
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+EXAMPLES = """examples:
+  papers-bot digest --dry-run --date 2025-03-21 --from-file tests/fixtures/seed_feed.atom.xml
+      print a day's digest as Markdown from a saved arXiv answer (no Slack, no network)
+  papers-bot fetch --since 2025-03-14 --until 2025-03-21
+      store the topic's papers for a week from arXiv
+  papers-bot search kv cache author:Han --limit 5
+      search the stored papers as /papers does
+  papers-bot serve
+      answer Slack (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN) and post digests on schedule
+
+Settings come from the environment (DATABASE_URL, SLACK_BOT_TOKEN, DIGEST_CHANNEL, ...): see README.md."""
+
+
+def _subcommand(sub, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                          epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CliParser(prog="papers-bot", description="papers-bot: daily arXiv digests in Slack, /papers search "
+                       "and read tracking.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CliParser)
+
+    fetch = _subcommand(sub, "fetch", "store papers from arXiv (or a saved arXiv answer)",
+                        "papers-bot fetch --since 2025-03-14 --until 2025-03-21")
     fetch.add_argument("--since", type=_date, help="first submission day (default: lookback before --until)")
     fetch.add_argument("--until", type=_date, help="last submission day (default: today, UTC)")
-    fetch.add_argument("--from-file", type=Path, metavar="FEED.xml", help="ingest a saved arXiv API answer")
+    fetch.add_argument("--from-file", type=Path, metavar="FEED.xml", help="store a saved arXiv API answer")
 
-    digest = sub.add_parser("digest", help="post (or with --dry-run print) the digest for a date")
+    digest = _subcommand(sub, "digest", "post the digest for a date (or print it with --dry-run)",
+                         "papers-bot digest --dry-run --date 2025-03-21 --from-file tests/fixtures/seed_feed.atom.xml")
     digest.add_argument("--date", type=_date, help="digest date (default: today in DIGEST_TIMEZONE)")
     digest.add_argument("--channel", help="Slack channel id (default: DIGEST_CHANNEL)")
-    digest.add_argument("--dry-run", action="store_true", help="print Markdown; post and record nothing")
+    digest.add_argument("--dry-run", action="store_true", help="print the digest; post and record nothing")
     digest.add_argument("--from-file", type=Path, metavar="FEED.xml",
-                        help="ingest a saved arXiv answer instead of fetching (offline demos)")
+                        help="store a saved arXiv answer instead of fetching (offline demos)")
     digest.add_argument("--no-fetch", action="store_true", help="use only papers already stored")
+    digest.add_argument("--format", choices=("markdown", "slack"), default="markdown",
+                        help="with --dry-run: the seed's Markdown, or the Slack messages as Block Kit JSON, one a line")
 
-    search = sub.add_parser("search", help="full-text search of the stored papers")
-    search.add_argument("query", nargs="+")
-    search.add_argument("--limit", type=int, default=10)
+    search = _subcommand(sub, "search", "search the stored papers as /papers does",
+                         'papers-bot search "kv cache" -survey since:2025-03-01 --limit 5')
+    search.add_argument("query", nargs="+", help="words, \"phrases\", -exclusions, author:, cat:, since:")
+    search.add_argument("--limit", type=_positive, default=10, help="how many results to print (default 10)")
     search.add_argument("--json", action="store_true", help="print a JSON list, best first")
 
-    serve = sub.add_parser("serve", help="run the Slack app (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    serve = _subcommand(sub, "serve", "answer Slack (HTTP, or Socket Mode with SLACK_APP_TOKEN)", "papers-bot serve")
     serve.add_argument("--port", type=int, help="HTTP port (default: PORT or 3000)")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run the digest scheduler here")
     serve.add_argument("--socket", action="store_true", help="force Socket Mode")
 
-    sub.add_parser("scheduler", help="run only the digest scheduler (the Procfile clock process)")
+    _subcommand(sub, "scheduler", "run only the digest scheduler (the Procfile clock process)", "papers-bot scheduler")
 
-    db = sub.add_parser("db", help="database maintenance")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db = _subcommand(sub, "db", "database maintenance", "papers-bot db upgrade")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION", parser_class=CliParser)
     db_sub.add_parser("upgrade", help="bring the schema to the latest migration")
     return parser
 
@@ -91,14 +137,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `papers-bot search … | head -1`: the reader has what it wanted. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again, and stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def cmd_fetch(settings: Settings, args) -> int:
     runtime = app.build_store(settings)
     if args.from_file:
-        if not args.from_file.is_file():
-            raise ConfigError(f"--from-file: no such file: {args.from_file}")
-        report = ingest.ingest_feed_file(runtime.session_factory, args.from_file)
+        report = ingest_saved_answer(runtime.session_factory, args.from_file)
     else:
         until = args.until or datetime.now(UTC).date()
         since = args.since or ingest.default_window(until, settings.digest_lookback_days)[0]
@@ -119,6 +168,18 @@ def cmd_fetch(settings: Settings, args) -> int:
         )
     print(f"fetch: {report.summary()}")
     return 0
+
+
+def ingest_saved_answer(factory, path: Path) -> ingest.FetchReport:
+    """`--from-file`: a saved arXiv API answer, or one line saying why it cannot be read."""
+    if not path.is_file():
+        raise ConfigError(f"--from-file: no such file: {path}")
+    try:
+        return ingest.ingest_feed_file(factory, path)
+    except ValueError:  # read_feed_file: not an Atom feed
+        raise ConfigError(f"--from-file: {path} is not a saved arXiv API answer (an Atom feed)") from None
+    except OSError as err:
+        raise ConfigError(f"--from-file: cannot read {path}: {err.strerror}") from None
 
 
 def cmd_db(settings: Settings, args) -> int:
@@ -156,9 +217,7 @@ def cmd_digest(settings: Settings, args) -> int:
     store = app.build_store(settings)
     digest_date = args.date or digest.today_in(settings)
     if args.from_file:
-        if not args.from_file.is_file():
-            raise ConfigError(f"--from-file: no such file: {args.from_file}")
-        ingest.ingest_feed_file(store.session_factory, args.from_file)
+        ingest_saved_answer(store.session_factory, args.from_file)
     elif not args.no_fetch:
         try:
             digest.refresh_papers(store.session_factory, app.build_arxiv_source(settings, store=store), settings,
@@ -168,6 +227,11 @@ def cmd_digest(settings: Settings, args) -> int:
     if args.dry_run:
         with store.session_factory.begin() as session:
             chosen = digest.select_digest(session, settings, channel=channel, digest_date=digest_date)
+        if args.format == "slack":
+            # One message per line, as posted (parent first): each pastes into Slack's Block Kit Builder.
+            for message in digest_messages(digest.best_first(chosen)):
+                print(json.dumps({"blocks": message["blocks"], "text": message["text"]}, ensure_ascii=False))
+            return 0
         sys.stdout.write(render_digest_markdown(digest_date, chosen.papers, chosen.topic.keywords))
         return 0
     report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,
@@ -205,7 +269,9 @@ def cmd_search(settings: Settings, args) -> int:
     if not page.hits:
         print("no papers match; try fewer or broader words")
         return 0
-    print(f"{page.total} papers match; the best {len(page.hits)}:")
+    noun = "paper matches" if page.total == 1 else "papers match"
+    best = "the best one" if len(page.hits) == 1 else f"the best {len(page.hits)}"
+    print(f"{page.total} {noun}; {best}:" if page.total > 1 else f"1 {noun}:")
     for rank, hit in enumerate(page.hits, 1):
         paper = hit.paper
         authors = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")

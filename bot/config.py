@@ -39,8 +39,20 @@ def _split_list(raw: str | None, default: tuple[str, ...] = ()) -> tuple[str, ..
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The drivers the project installs: the standard library's sqlite3 and psycopg 3.
+_SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+psycopg")
+
+
 def normalise_database_url(url: str) -> str:
-    """Accept Heroku-style `postgres://` and bare `postgresql://`, and pin the psycopg 3 driver."""
+    """Accept Heroku-style `postgres://` and bare `postgresql://`, and pin the psycopg 3 driver.
+
+    Anything but SQLite or PostgreSQL is refused here, naming only the URL's scheme (the rest may hold a password).
+    """
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in _SUPPORTED_SCHEMES:
+        shown = f"a {scheme!r} URL" if scheme else "not a URL"
+        raise ConfigError(f"DATABASE_URL must be sqlite:///PATH or postgresql://USER@HOST/DB; got {shown}")
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
@@ -122,7 +134,7 @@ class Settings:
             digest_timezone=_check_timezone(get("DIGEST_TIMEZONE") or "UTC"),
             digest_days=_check_days(get("DIGEST_DAYS") or "mon,tue,wed,thu,fri"),
             port=int(number("PORT", 3000, int, lo=1, hi=65535)),
-            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            log_level=_check_log_level(get("LOG_LEVEL") or "INFO"),
         )
 
     def require(self, *names: str) -> None:
@@ -130,6 +142,13 @@ class Settings:
         for name in names:
             if getattr(self, name.lower(), None) in (None, ""):
                 raise ConfigError(f"{name} is not set; it is needed for this command (see README: Settings)")
+
+
+def _check_log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return level
 
 
 def _parse_time(raw: str) -> time:

@@ -32,7 +32,7 @@ from bot.channel_topics import (
     topic_for_channel,
 )
 from bot.config import Settings
-from bot.digest_choose import paper_window, refresh_papers, select_digest, today_in
+from bot.digest_choose import best_first, paper_window, refresh_papers, select_digest, today_in
 from bot.digest_notice import post_arxiv_unavailable_notice
 from bot.digest_post import PAPERS_PER_REPLY
 from bot.digest_records import Digest, DigestEntry, PostReport
@@ -41,6 +41,7 @@ from bot.message_poster import MessagePoster, PostFailed
 
 __all__ = [
     "LEASE", "PAPERS_PER_REPLY", "Digest", "DigestEntry", "LeaseLost", "MessagePoster", "PostFailed", "PostReport",
+    "best_first",
     "TopicError", "channel_topic", "default_topic", "digest_channels", "edit_channel_topic", "paper_window",
     "parse_terms", "post_arxiv_unavailable_notice", "post_digest", "refresh_papers", "reset_channel_topic",
     "select_digest", "today_in", "topic_for_channel",

@@ -1,11 +1,14 @@
 """Choosing a digest's papers: first published in the lookback window ending on the digest date, on the
-channel's topic (bot.topics), never planned for that channel before, newest first. Also the arXiv
-refresh that runs before a digest, and what "today" is in DIGEST_TIMEZONE."""
+channel's topic (bot.topics), not withdrawn, never planned for that channel before. A selection lists them newest
+first (the Markdown digest keeps the seed's order); the Slack run ranks them best first (bot.ranking) before
+planning, so the parent leads with the papers that match the topic best. Also the arXiv refresh that runs before a
+digest, and what "today" is in DIGEST_TIMEZONE."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
@@ -18,6 +21,8 @@ from bot.channel_topics import topic_for_channel
 from bot.config import Settings
 from bot.digest_records import Digest, DigestEntry
 from bot.digest_run import RunContext
+from bot.paper_text import is_withdrawn
+from bot.ranking import rank, topic_signal
 from bot.topics import Topic, matched_keywords, topic_matches
 from db import ledger
 from db import papers as paper_store
@@ -51,7 +56,7 @@ def fresh_selection(session: Session, settings: Settings, *, channel: str | None
     topic, _ = topic_for_channel(session, settings, channel)
     start, end = paper_window(digest_date, settings.digest_lookback_days)
     candidates = [DigestEntry(p, matched) for p in paper_store.papers_published_between(session, start=start, end=end)
-                  if (matched := topic_matches(p, topic))]
+                  if (matched := topic_matches(p, topic)) and not is_withdrawn(p)]
     if channel:
         posted = ledger.posted_ids(session, channel=channel, arxiv_ids=[e.paper.arxiv_id for e in candidates])
         candidates = [e for e in candidates if e.paper.arxiv_id not in posted]
@@ -89,7 +94,14 @@ def refresh_papers(factory: sessionmaker[Session], source, settings: Settings, *
     return reports
 
 
+def best_first(digest: Digest) -> Digest:
+    """The digest's papers ranked by how well they match its topic (title hits, distinct keywords, exact phrases),
+    ties newest first."""
+    entries = rank(digest.entries, paper=lambda entry: entry.paper, signals=[topic_signal(digest.topic.keywords)])
+    return replace(digest, entries=tuple(entries))
+
+
 def choose(ctx: RunContext) -> Digest:
-    """The run's step 1: a fresh selection for (channel, date)."""
+    """The run's step 1: a fresh selection for (channel, date), best first."""
     with ctx.factory.begin() as session:
-        return fresh_selection(session, ctx.settings, channel=ctx.channel, digest_date=ctx.digest_date)
+        return best_first(fresh_selection(session, ctx.settings, channel=ctx.channel, digest_date=ctx.digest_date))

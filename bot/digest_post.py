@@ -17,7 +17,7 @@ from db import ledger
 
 log = logging.getLogger(__name__)
 
-PAPERS_PER_REPLY = 5  # 5 papers x 5 blocks stays far below Slack's 50 blocks a message.
+PAPERS_PER_REPLY = blocks.PAPERS_PER_REPLY
 
 
 def post(ctx: RunContext, digest: Digest, items: Sequence[ledger.ItemRecord]) -> None:

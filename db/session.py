@@ -88,7 +88,8 @@ def upgrade(engine: Engine) -> None:
                 command.upgrade(_alembic_config(connection), "head")
         except Exception as exc:  # noqa: BLE001 - turned into one clear message
             if _is_connection_error(exc):
-                raise DatabaseUnavailable(f"cannot open the database: {describe_db_error(exc)}") from exc
+                where = f" {engine.url.database}" if engine.dialect.name == "sqlite" and engine.url.database else ""
+                raise DatabaseUnavailable(f"cannot open the database{where}: {describe_db_error(exc)}") from exc
             raise
 
 

@@ -1,8 +1,9 @@
-"""Button clicks: Mark read, Mark unread, the PDF link button, and History's More.
+"""Button clicks: Abstract, Mark read, Mark unread, the PDF link button, and History's More.
 
 Every listener acks at once and does its work in a lazy listener (Slack wants the ack within 3 s).
 The clicker's confirmation is ephemeral, so the shared digest message never changes for others;
-clicks in the App Home re-publish the home view instead.
+clicks in the App Home re-publish the home view instead, and a click on a search result (an ephemeral list of the
+clicker's own) redraws that page in place, with ✓ on the paper.
 
 Each click's work is a module-level function `(services, click, client, respond)`; `on_click` runs it and
 turns a failure into a note for the clicker, and `register` only binds them to their action ids.
@@ -13,9 +14,12 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from bot import reading
+from bot import channel_topics, reading, search
+from bot.render_blocks import digest as digest_views
 from bot.render_blocks import reading as views
-from bot.render_blocks.common import HISTORY_MORE, MARK_READ, MARK_UNREAD, OPEN_PDF
+from bot.render_blocks import search as search_views
+from bot.render_blocks.common import HISTORY_MORE, MARK_READ, MARK_UNREAD, OPEN_PDF, SHOW_ABSTRACT, problem_message
+from handlers.commands import search_reply
 from handlers.common import Click, ack_now, failure_reply, who
 from handlers.events import publish_home
 
@@ -53,8 +57,20 @@ def _record_read(services, click: Click, client, respond, *, source_outside_home
     outcome = reading.mark_read(services.store.session_factory, **who(click), arxiv_id=click.value, source=source)
     if click.in_home:
         publish_home(services, client, **who(click))
+    elif _redraw_search_page(services, click, respond):
+        return
     elif outcome.newly_read or confirm_repeat:
         _tell_clicker(click, client, respond, views.read_confirmation(outcome))
+
+
+def _redraw_search_page(services, click: Click, respond) -> bool:
+    """A click in the clicker's own search results: redraw that page (✓ on the paper) instead of adding a note."""
+    page = search_views.parse_search_block_id(click.block_id)
+    if page is None or not click.has_response_url:
+        return False
+    query, offset = page
+    respond(**{**search_reply(services, query=query, offset=offset, reader=who(click)), "replace_original": True})
+    return True
 
 
 def read_clicked(services, click: Click, client, respond) -> None:
@@ -71,11 +87,24 @@ def unread_clicked(services, click: Click, client, respond) -> None:
     page_at = views.parse_history_block_id(click.block_id)
     if click.in_home:
         publish_home(services, client, **who(click))
+    elif _redraw_search_page(services, click, respond):
+        return
     elif page_at and click.has_response_url:
         # An Unread in the user's own (ephemeral) history: redraw that page without the paper.
         _show_history(services, click, respond, offset=page_at[0], limit=page_at[1])
     else:
         _tell_clicker(click, client, respond, views.unread_confirmation(outcome))
+
+
+def abstract_clicked(services, click: Click, client, respond) -> None:
+    """The whole abstract, to the clicker only: the shared digest message stays as it is."""
+    factory = services.store.session_factory
+    paper = search.find_paper(factory, arxiv_id=click.value[:64]) if click.value else None
+    if paper is None:
+        _tell_clicker(click, client, respond, problem_message("That paper is no longer in the store."))
+        return
+    topic, _ = channel_topics.channel_topic(factory, services.settings, click.channel_id)
+    _tell_clicker(click, client, respond, digest_views.abstract_message(paper, topic.keywords))
 
 
 def history_more_clicked(services, click: Click, client, respond) -> None:
@@ -96,3 +125,4 @@ def register(app, services) -> None:
     app.action(MARK_UNREAD)(ack=ack_now, lazy=[partial(on_click, unread_clicked, services)])
     app.action(OPEN_PDF)(ack=ack_now, lazy=[partial(on_click, pdf_opened, services)])
     app.action(HISTORY_MORE)(ack=ack_now, lazy=[partial(on_click, history_more_clicked, services)])
+    app.action(SHOW_ABSTRACT)(ack=ack_now, lazy=[partial(on_click, abstract_clicked, services)])

@@ -118,12 +118,16 @@ def test_more_value_round_trips_a_long_query():
     assert views.parse_more_value(json.dumps({"q": "x", "o": -1})) is None
 
 
-def test_abstract_is_cut_at_a_sentence_near_600_characters():
-    abstract = " ".join(f"Sentence number {n} says something about sparse attention." for n in range(40))
-    snippet = views.abstract_snippet(abstract)
-    assert 450 <= len(snippet) <= 760
-    assert snippet.endswith(". …")
-    assert views.abstract_snippet("Short abstract.") == "Short abstract."
+def test_a_search_snippet_starts_at_the_match_and_bolds_the_stemmed_forms():
+    opening = " ".join(f"Sentence number {n} says something about attention." for n in range(30))
+    abstract = opening + " Post-training quantization keeps accuracy. It also halves memory. Code is public."
+    paper = PaperRecord(arxiv_id="2503.00001", version=2, title="T", abstract=abstract, authors=("A",),
+                        primary_category="cs.LG", categories=("cs.LG",), published=datetime(2025, 3, 20, tzinfo=UTC),
+                        updated=datetime(2025, 3, 21, tzinfo=UTC))
+    text = views.search_snippet(paper, ("quantized",))
+    assert text.startswith("… Post-training *quantization* keeps accuracy.")
+    assert "Sentence number 0" not in text and len(text) <= views.SNIPPET_CHARS + 10
+    assert views.search_snippet(paper, ("nothing",)).startswith("Sentence number 0")
 
 
 # -- any text -> a reply with no live mention or link of the user's making ---------------------------

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.digest import PAPERS_PER_REPLY, Digest, DigestEntry
 from bot.render_blocks.digest import digest_parent_message, digest_reply_message, empty_digest_message
+from bot.render_blocks.mrkdwn import visible_text
 from bot.topics import Topic
 from db.records import PaperRecord
 
@@ -59,15 +60,17 @@ def test_a_reply_of_any_papers_fits_slack(batch):
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(papers(), min_size=1, max_size=300, unique_by=lambda p: p.arxiv_id))
-def test_the_parent_of_any_digest_fits_slack(batch):
+def test_the_parent_of_any_digest_fits_slack_and_names_at_most_ten_papers(batch):
     entries = tuple(DigestEntry(p, KEYWORDS[: 1 + i % 3]) for i, p in enumerate(batch))
     message = digest_parent_message(Digest("C1", date(2025, 3, 21), Topic(KEYWORDS), entries), papers_per_reply=5)
     check_limits(message)
     assert f"{len(batch)} new paper" in message["text"]
     lines = [line for b in message["blocks"][2:] if b["type"] == "section" for line in b["text"]["text"].split("\n")]
     listed = sum(1 for line in lines if re.match(r"\d+\. <https://arxiv\.org/abs/", line))
-    more = [int(m[1]) for line in lines if (m := re.fullmatch(r"…and (\d+) more", line))]
-    assert listed + sum(more) == len(batch) and len(more) <= 1
+    assert listed == min(10, len(batch))
+    footer = json.dumps(message["blocks"][-1])
+    assert (f"{len(batch) - 10} more in the thread" in footer) if len(batch) > 10 else "Every paper" in footer
+    assert visible_length(message) <= 3000
 
 
 def test_the_empty_note_is_one_line():
@@ -76,7 +79,7 @@ def test_the_empty_note_is_one_line():
     assert "\n" not in message["text"] and "2025-03-22" in message["text"]
 
 
-def test_a_huge_digest_lists_what_fits_and_says_how_many_more():
+def test_a_huge_digest_leads_with_ten_papers_and_says_how_many_more():
     when = datetime(2025, 3, 20, tzinfo=UTC)
     batch = [PaperRecord(arxiv_id=f"2503.{i:05d}", version=1, title="Sparse & <long> title " * 10, abstract="a",
                          authors=("A",), primary_category="cs.LG", categories=("cs.LG",), published=when,
@@ -84,6 +87,20 @@ def test_a_huge_digest_lists_what_fits_and_says_how_many_more():
     entries = tuple(DigestEntry(p, ("sparse",)) for p in batch)
     message = digest_parent_message(Digest("C1", date(2025, 3, 21), Topic(KEYWORDS), entries), papers_per_reply=5)
     check_limits(message)
-    last = [b for b in message["blocks"] if b["type"] == "section"][-1]["text"]["text"]
-    shown = int(re.findall(r"^(\d+)\. ", last, re.M)[-1])
-    assert last.endswith(f"…and {500 - shown} more") and 100 < shown < 500
+    assert "490 more in the thread" in json.dumps(message["blocks"][-1])
+    assert visible_length(message) <= 3000
+
+
+def visible_length(message: dict) -> int:
+    """The characters a reader sees: section and context text (links as their labels), headers, button labels."""
+    count = 0
+    for block in message["blocks"]:
+        if block["type"] == "header":
+            count += len(block["text"]["text"])
+        elif block["type"] == "section":
+            count += len(visible_text(block["text"]["text"]))
+        elif block["type"] == "context":
+            count += sum(len(visible_text(e.get("text", ""))) for e in block["elements"])
+        elif block["type"] == "actions":
+            count += sum(len(e["text"]["text"]) for e in block["elements"] if e.get("type") == "button")
+    return count

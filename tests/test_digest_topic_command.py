@@ -17,8 +17,9 @@ def reply(store, settings, channel: str) -> dict:
 def test_the_digest_channel_shows_the_default_topic_and_schedule(store, settings):
     answer = reply(store, settings, "C0DIGEST")
     assert answer["response_type"] == "ephemeral"
-    assert "`KV cache`" in answer["text"] and "default topic" in answer["text"]
+    assert "`KV cache`" in answer["text"] and "the workspace default" in answer["text"]
     assert "09:00 UTC" in answer["text"] and "mon, tue" in answer["text"]
+    assert "DIGEST_" not in answer["text"]  # setting names mean nothing to Slack users
 
 
 def test_a_channel_with_its_own_topic_shows_it_escaped(store, settings):
@@ -30,13 +31,14 @@ def test_a_channel_with_its_own_topic_shows_it_escaped(store, settings):
     sent = json.dumps(answer)
     assert "<!channel>" not in sent and "&lt;!channel&gt; sparse" in answer["text"]
     assert "survey &amp; review" in answer["text"] and "`cs.LG`" in answer["text"]
-    assert "set for this channel" in answer["text"]
+    assert "this channel's topic" in answer["text"]
     assert len(answer["blocks"]) == 1 and len(answer["blocks"][0]["text"]["text"]) <= 3000
 
 
 def test_a_channel_without_digest_says_so(store, settings):
     answer = reply(store, settings, "C0RANDOM")
-    assert "No digest is posted to this channel" in answer["text"]
+    assert "No digest is posted to this channel" in answer["text"] and "/papers topic set" in answer["text"]
+    assert "DIGEST_" not in answer["text"]
 
 
 def test_setting_keywords_in_a_channel_gives_it_its_own_digest(store, settings):
@@ -62,7 +64,7 @@ def test_exclusions_and_categories_can_be_set_and_cleared(store, settings):
 def test_reset_goes_back_to_the_default_topic(store, settings):
     reply_to(store, settings, "C0NEW", "set pruning")
     answer = reply_to(store, settings, "C0NEW", "reset")
-    assert "default topic" in answer["text"] and "`KV cache`" in answer["text"]
+    assert "the workspace default" in answer["text"] and "`KV cache`" in answer["text"]
 
 
 def test_bad_topic_edits_get_a_short_message_with_usage(store, settings):
@@ -70,7 +72,7 @@ def test_bad_topic_edits_get_a_short_message_with_usage(store, settings):
                  "set " + "x" * 200):
         answer = reply_to(store, settings, "C0NEW", args)
         assert "/papers topic set" in answer["text"] and "<!channel>" not in json.dumps(answer)
-    assert reply(store, settings, "C0NEW")["text"].count("default topic") == 1
+    assert reply(store, settings, "C0NEW")["text"].count("the workspace default") == 1
 
 
 def reply_to(store, settings, channel: str, args: str) -> dict:

@@ -73,7 +73,8 @@ def test_serve_with_unreachable_database_exits_with_one_line(monkeypatch, capsys
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     assert main(["serve", "--no-scheduler"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("papers-bot: cannot open the database: unable to open database file")
+    assert err[-1].startswith("papers-bot: cannot open the database ")
+    assert err[-1].endswith("missing-dir/papers.db: unable to open database file")
 
 
 def test_postgres_down_at_start_is_a_clear_error_not_a_hang(monkeypatch, capsys):

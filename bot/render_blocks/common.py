@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.paper_text import readable
 from bot.render_blocks.mrkdwn import (
     ELLIPSIS,
     MAX_ACTION_ID,
@@ -16,6 +17,7 @@ from bot.render_blocks.mrkdwn import (
     MAX_SECTION_TEXT,
     entity_safe_prefix,
     escape,
+    escape_text,
     link,
     truncate,
 )
@@ -23,6 +25,7 @@ from db.records import PaperRecord
 
 MARK_READ = "paper_mark_read"
 MARK_UNREAD = "paper_mark_unread"
+SHOW_ABSTRACT = "paper_show_abstract"
 OPEN_PDF = "paper_open_pdf"
 SEARCH_MORE = "search_more"
 SEARCH_SHARE = "search_share"
@@ -54,12 +57,25 @@ def authors_mrkdwn(authors: Sequence[str], *, shown: int = MAX_AUTHORS_SHOWN) ->
     """`A, B, C et al.` -- 120 authors must not blow a section's 3,000 characters."""
     if not authors:
         return "_unknown authors_"
-    names = ", ".join(escape(truncate(a, 80)) for a in authors[:shown])
+    names = ", ".join(escape_text(truncate(a, 80)) for a in authors[:shown])
     return names + (" et al." if len(authors) > shown else "")
 
 
-def title_link(paper: PaperRecord, *, limit: int = 300) -> str:
-    return "*" + link(paper.abs_url.replace("http://", "https://"), truncate(paper.title, limit)) + "*"
+def title_link(paper: PaperRecord, *, limit: int = 300, bold: bool = True) -> str:
+    """The paper's readable title (LaTeX as Unicode) linking to its arXiv page."""
+    linked = link(paper.abs_url.replace("http://", "https://"), truncate(readable(paper.title), limit))
+    return f"*{linked}*" if bold else linked
+
+
+def version_mrkdwn(paper: PaperRecord) -> str:
+    """`v1`, or `v2 · updated` once arXiv has a newer version than the first."""
+    return f"v{paper.version}" + (" · updated" if paper.version > 1 else "")
+
+
+def paper_meta(paper: PaperRecord) -> str:
+    """`A, B, C et al. · 2025-03-20 · cs.LG · v2 · updated`: who, when, where, which version."""
+    category = f" · {escape(truncate(paper.primary_category, 40))}" if paper.primary_category else ""
+    return f"{authors_mrkdwn(paper.authors)} · {paper.published:%Y-%m-%d}{category} · {version_mrkdwn(paper)}"
 
 
 def highlight_mrkdwn(text: str, spans: Sequence[tuple[int, int]], *, limit: int) -> str:
@@ -73,14 +89,14 @@ def highlight_mrkdwn(text: str, spans: Sequence[tuple[int, int]], *, limit: int)
     for start, end in sorted(spans):
         if start < position:
             continue
-        pieces = [escape(text[position:start]), "*" + escape(text[start:end]) + "*"]
+        pieces = [escape_text(text[position:start]), "*" + escape_text(text[start:end]) + "*"]
         for piece in pieces:
             if size + len(piece) > limit - 1:
                 return "".join(out) + ELLIPSIS
             out.append(piece)
             size += len(piece)
         position = end
-    tail = escape(text[position:])
+    tail = escape_text(text[position:])
     if size + len(tail) > limit:
         return "".join(out) + entity_safe_prefix(tail, limit - 1 - size) + ELLIPSIS
     return "".join(out) + tail

@@ -1,8 +1,12 @@
-"""Block Kit for the digest: the parent message, the threaded replies of papers, the empty-day note.
+"""Block Kit for the digest: the parent message that leads, the threaded replies that skim, the whole abstract on
+demand, and the empty-day and arXiv-down notes.
 
-Every message stays inside Slack's limits whatever the papers hold (a 1,920-character abstract, a
-300-character title, 120 authors): at most 50 blocks, section text at most 3,000 characters, header
-at most 150, and a top-level `text` fallback, all paper text escaped (a title `<!channel>` stays text).
+The reader's attention is what these spend, so the parent names the day, what matched and the best papers (at most
+10, already ranked by the digest's choose step), and says how many more wait in the thread. Each paper in the thread
+is its linked title, three authors, date · category · version, the matched keywords and a snippet of two or three
+sentences around the first match; **Abstract** shows the whole abstract to whoever clicks. Paper text is shown
+readable (LaTeX as Unicode, bot.paper_text), escaped and inert (mrkdwn.escape_text), inside Slack's limits whatever
+the papers hold.
 """
 
 from __future__ import annotations
@@ -11,23 +15,37 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.digest_records import Digest, DigestEntry
-from bot.render_blocks.common import authors_mrkdwn, context, highlight_mrkdwn, paper_buttons, section, title_link
+from bot.paper_text import readable, snippet
+from bot.render_blocks.common import (
+    MARK_READ,
+    OPEN_PDF,
+    SHOW_ABSTRACT,
+    button,
+    context,
+    highlight_mrkdwn,
+    paper_meta,
+    section,
+    title_link,
+)
 from bot.render_blocks.mrkdwn import (
     ELLIPSIS,
     MAX_FALLBACK_TEXT,
     MAX_HEADER_TEXT,
     MAX_SECTION_TEXT,
     escape,
-    link,
+    escape_text,
     truncate,
 )
 from bot.topics import Topic, find_spans
+from db.records import PaperRecord
 
 # Room under Slack's 3,000 so a cut never lands on the limit itself.
 _SECTION_BUDGET = MAX_SECTION_TEXT - 100
-_LIST_TITLE_CHARS = 90
+PARENT_TOP = 10  # papers named in the parent; the rest wait in the thread
+PAPERS_PER_REPLY = 8  # 3 blocks each (with the divider) stays far below Slack's 50 blocks a message
+PARENT_BUDGET = 3000  # visible characters of the whole parent message
+_PARENT_TITLE_CHARS = 110
 _FALLBACK_TITLE_CHARS = 200
-_MAX_TITLE_SECTIONS = 10  # up to ~300 titles; the parent stays far below 50 blocks
 
 
 def _plural(count: int, word: str) -> str:
@@ -38,75 +56,116 @@ def keyword_counts_mrkdwn(counts: Sequence[tuple[str, int]]) -> str:
     return " · ".join(f"{escape(keyword)} {count}" for keyword, count in counts)
 
 
-def title_list_sections(entries: Sequence[DigestEntry], *, max_sections: int = _MAX_TITLE_SECTIONS,
-                        budget: int = _SECTION_BUDGET) -> list[str]:
-    """Numbered linked titles split into sections that each fit; past `max_sections`, "…and N more"."""
-    sections: list[list[str]] = [[]]
-    size = 0
-    for index, entry in enumerate(entries):
-        paper = entry.paper
-        line = f"{index + 1}. " + link(paper.abs_url.replace("http://", "https://"),
-                                       truncate(paper.title, _LIST_TITLE_CHARS))
-        if size + len(line) + 1 > budget:
-            if len(sections) == max_sections:
-                remaining = len(entries) - index
-                # Make room for the "…and N more" line by giving back lines from the end.
-                while sections[-1] and size + len(f"…and {remaining} more") > budget:
-                    size -= len(sections[-1].pop()) + 1
-                    remaining += 1
-                sections[-1].append(f"…and {remaining} more")
-                break
-            sections.append([])
-            size = 0
-        sections[-1].append(line)
-        size += len(line) + 1
-    return ["\n".join(lines) for lines in sections if lines]
+def matched_mrkdwn(matched: Sequence[str]) -> str:
+    return ", ".join(escape_text(k) for k in matched) or "—"
+
+
+def _top_line(rank: int, entry: DigestEntry) -> str:
+    title = title_link(entry.paper, limit=_PARENT_TITLE_CHARS, bold=False)
+    return f"{rank}. {title} — _{matched_mrkdwn(entry.matched)}_"
 
 
 def digest_parent_message(digest: Digest, *, papers_per_reply: int) -> dict:
-    """Date, count, per-keyword counts and the list of titles; the papers follow in its thread."""
+    """Date, how many papers and what matched, the best papers by name, and how many more in the thread."""
     count = len(digest.entries)
     day = digest.digest_date.isoformat()
     counts = keyword_counts_mrkdwn(digest.keyword_counts())
+    top = digest.entries[:PARENT_TOP]
+    rest = count - len(top)
+    follow = (f"*{rest} more in the thread*, best first. " if rest else "Every paper is in the thread. ")
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": truncate(f"arXiv digest · {day}", MAX_HEADER_TEXT),
                                     "emoji": True}},
-        section(f"*{_plural(count, 'new paper')}* on this channel's topic\n*Matched:* {counts or '—'}"),
-        *(section(text) for text in title_list_sections(digest.entries)),
-        context(f"The papers follow in this thread, {papers_per_reply} to a reply."),
+        section(f"*{_plural(count, 'new paper')}* on this channel's topic · {counts or '—'}"),
+        section("\n".join(_top_line(rank, entry) for rank, entry in enumerate(top, 1))),
+        context(follow + "*Abstract* on a paper shows you the whole abstract; *Mark read* keeps your list."),
     ]
     fallback = f"arXiv digest {day}: {_plural(count, 'new paper')}" + (f" ({counts})" if counts else "")
     return {"text": truncate(fallback, MAX_FALLBACK_TEXT), "blocks": blocks}
 
 
+def paper_snippet_mrkdwn(paper: PaperRecord, keywords: Sequence[str], *, limit: int = _SECTION_BUDGET) -> str:
+    """Two or three sentences of the readable abstract around the first keyword, keywords bold."""
+    abstract = readable(paper.abstract)
+    chosen = snippet(abstract, find_spans(abstract, keywords))
+    return highlight_mrkdwn(chosen.text, chosen.spans, limit=limit)
+
+
+def paper_actions(paper: PaperRecord, *, block_id: str) -> dict:
+    """Abstract (the whole of it, to the clicker only), Mark read, and PDF (a link; the click records an open)."""
+    return {
+        "type": "actions",
+        "block_id": block_id[:255],
+        "elements": [
+            button("Abstract", SHOW_ABSTRACT, paper.arxiv_id),
+            button("Mark read", MARK_READ, paper.arxiv_id, style="primary"),
+            button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link),
+        ],
+    }
+
+
 def paper_blocks(entry: DigestEntry, keywords: Sequence[str]) -> list[dict]:
-    """One paper: linked title, authors, date and categories; the abstract with keywords bold; what
-    matched; Mark read and PDF buttons."""
+    """One paper in the thread: title, who/when/version, what matched, a snippet; then its buttons."""
     paper = entry.paper
-    categories = ", ".join(escape(c) for c in paper.categories[:8])
-    head = (
-        f"{title_link(paper)}\n{authors_mrkdwn(paper.authors)}\n"
-        f"{paper.published.date().isoformat()}" + (f" · {categories}" if categories else "")
-    )
-    abstract = highlight_mrkdwn(paper.abstract, find_spans(paper.abstract, keywords), limit=_SECTION_BUDGET)
-    matched = ", ".join(escape(k) for k in entry.matched) or "—"
-    return [
-        section(head[:MAX_SECTION_TEXT]),
-        section(abstract),
-        context(f"matched: {matched}"),
-        paper_buttons(paper, block_id=f"digest:{paper.arxiv_id}"),
-    ]
+    head = f"{title_link(paper)}\n{paper_meta(paper)} · _{matched_mrkdwn(entry.matched)}_"
+    body = paper_snippet_mrkdwn(paper, keywords, limit=_SECTION_BUDGET - min(len(head), _SECTION_BUDGET // 2))
+    text = f"{head[: _SECTION_BUDGET // 2]}\n{body}" if body else head[:_SECTION_BUDGET]
+    return [section(text), paper_actions(paper, block_id=f"digest:{paper.arxiv_id}")]
 
 
 def digest_reply_message(entries: Sequence[DigestEntry], keywords: Sequence[str]) -> dict:
-    """Several papers in one threaded reply (5 blocks each, so at most 10 papers fit in 50)."""
+    """Several papers in one threaded reply (3 blocks each with the divider: 16 papers would still fit in 50)."""
     blocks: list[dict] = []
     for index, entry in enumerate(entries):
         if index:
             blocks.append({"type": "divider"})
         blocks.extend(paper_blocks(entry, keywords))
-    titles = "; ".join(escape(truncate(e.paper.title, _FALLBACK_TITLE_CHARS)) for e in entries)
+    titles = "; ".join(escape_text(truncate(readable(e.paper.title), _FALLBACK_TITLE_CHARS)) for e in entries)
     return {"text": truncate(titles, MAX_FALLBACK_TEXT), "blocks": blocks}
+
+
+def digest_messages(digest: Digest) -> list[dict]:
+    """Every message of a digest in posting order, the parent first: what `digest --dry-run --format slack` shows
+    and what the run posts (it sends the same chunks, recording each)."""
+    if not digest.entries:
+        return [empty_digest_message(digest.digest_date)]
+    entries = list(digest.entries)
+    replies = [digest_reply_message(entries[i : i + PAPERS_PER_REPLY], digest.topic.keywords)
+               for i in range(0, len(entries), PAPERS_PER_REPLY)]
+    return [digest_parent_message(digest, papers_per_reply=PAPERS_PER_REPLY), *replies]
+
+
+def abstract_message(paper: PaperRecord, keywords: Sequence[str] = (), *, read: bool = False) -> dict:
+    """The whole abstract of one paper, for the person who clicked Abstract (an ephemeral reply)."""
+    abstract = readable(paper.abstract)
+    spans = find_spans(abstract, keywords)
+    blocks = [section(f"{title_link(paper)}\n{paper_meta(paper)}")]
+    # Escaping can grow text (`&` -> `&amp;`): an abstract that outgrows one section continues in the next.
+    remaining, offset = abstract, 0
+    while remaining and len(blocks) < 6:
+        piece = _cut_piece(remaining)
+        shifted = [(s - offset, e - offset) for s, e in spans if offset <= s and e <= offset + len(piece)]
+        blocks.append(section(highlight_mrkdwn(piece, shifted, limit=_SECTION_BUDGET)))
+        offset += len(piece)
+        remaining = remaining[len(piece):]
+    if not read:
+        blocks.append({"type": "actions", "block_id": f"abstract:{paper.arxiv_id}"[:255], "elements": [
+            button("Mark read", MARK_READ, paper.arxiv_id, style="primary"),
+            button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link)]})
+    return {"response_type": "ephemeral", "replace_original": False,
+            "text": escape_text(truncate(readable(paper.title), _FALLBACK_TITLE_CHARS)), "blocks": blocks}
+
+
+def _cut_piece(text: str) -> str:
+    """As much of `text` as surely fits one section once escaped (each character grows at most five-fold)."""
+    if len(escape_text(text)) <= _SECTION_BUDGET:
+        return text
+    size = _SECTION_BUDGET // 5
+    while len(escape_text(text[: size * 2])) <= _SECTION_BUDGET and size * 2 < len(text):
+        size *= 2
+    cut = text[:size]
+    space = cut.rfind(" ")
+    return cut[: space + 1] if space > size // 2 else cut
 
 
 def arxiv_unavailable_message(digest_date: date) -> dict:
@@ -120,7 +179,7 @@ def empty_digest_message(digest_date: date) -> dict:
 
 
 TOPIC_USAGE = (
-    "`/papers topic` shows this channel's digest topic. To change it:\n"
+    "`/papers topic` shows this channel's digest topic. To change it (and start a digest here):\n"
     "• `/papers topic set sparse, KV cache, low-bit` (keywords, comma-separated)\n"
     "• `/papers topic exclude survey, review` (or `exclude none`)\n"
     "• `/papers topic categories cs.LG, cs.CL` (or `categories any`)\n"
@@ -140,9 +199,9 @@ def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_cha
     def listing(items: Sequence[str]) -> str:
         return ", ".join(f"`{escape(truncate(item, 100))}`" for item in items) or "_none_"
 
-    origin = "set for this channel" if source == "channel" else "the default topic (DIGEST_KEYWORDS)"
+    origin = "this channel's topic" if source == "channel" else "the workspace default"
     posted = (f"Digests are posted here {escape(schedule)}." if is_digest_channel or source == "channel"
-              else "No digest is posted to this channel; DIGEST_CHANNEL or a channel topic decides where.")
+              else "No digest is posted to this channel yet: `/papers topic set …` here starts one.")
     lines = [
         *([f":white_check_mark: {escape(notice)}"] if notice else []),
         f"*Digest topic* ({origin})",

@@ -9,44 +9,42 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
+from bot.highlight import match_spans
+from bot.paper_text import readable, snippet
 from bot.render_blocks.common import (
     SEARCH_MORE,
     SEARCH_SHARE,
-    authors_mrkdwn,
     button,
     context,
     highlight_mrkdwn,
     paper_buttons,
+    paper_meta,
     section,
     title_link,
+    version_mrkdwn,
 )
-from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, MAX_SECTION_TEXT, escape, truncate, truncate_escaped
+from bot.render_blocks.mrkdwn import MAX_ACTION_ID, MAX_BUTTON_VALUE, MAX_SECTION_TEXT, escape, escape_text, truncate
 from bot.search import ParsedQuery, SearchHit, SearchPage
-from bot.topics import find_spans
 from db.records import PaperRecord
 
 PAGE_SIZE = 5
-SNIPPET_NEAR = 600
+SNIPPET_CHARS = 480  # five results to a page: a little more context than a digest paper gets
 # Escaping can grow text five-fold (`&` -> `&amp;`), so each piece is capped after escaping: the title line
 # (title <= 200 characters, 3 authors of <= 80, date, category) and the abstract get a section each.
 _TITLE_CHARS = 200
 _ABSTRACT_SECTION_LIMIT = 2900
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9(\[$\\])")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 TIPS = 'Filters: `author:NAME` `cat:cs.CL` `since:2025-03-01` `"exact phrase"` `-word` `unread`'
 
 
-def abstract_snippet(abstract: str, *, near: int = SNIPPET_NEAR) -> str:
-    """The abstract cut at the sentence end closest to `near` characters (whole if it is short)."""
-    text = " ".join(abstract.split())
-    if len(text) <= near + 100:
-        return text
-    ends = [m.end() for m in _SENTENCE_END.finditer(text) if near // 2 <= m.end() <= near + 150]
-    if ends:
-        return text[: min(ends, key=lambda end: abs(end - near))] + " …"
-    cut = text[:near].rsplit(" ", 1)[0]
-    return cut + " …"
+def search_snippet(paper: PaperRecord, terms: Sequence[str], *, limit: int = _ABSTRACT_SECTION_LIMIT) -> str:
+    """Two or three sentences of the readable abstract from the first match on, every matched form bold
+    (`quantized` bolds "quantization": what the index matched by stemming)."""
+    abstract = readable(paper.abstract)
+    chosen = snippet(abstract, match_spans(abstract, terms), max_chars=SNIPPET_CHARS)
+    return highlight_mrkdwn(chosen.text, chosen.spans, limit=limit)
 
 
 def _display_query(query: ParsedQuery) -> str:
@@ -71,21 +69,41 @@ def parse_more_value(value: str | None) -> tuple[str, int] | None:
 
 
 def _paper_line(paper: PaperRecord, *, read: bool) -> str:
-    """Linked title, ✓ if read, authors, date, category: under 3,000 characters however much escapes."""
+    """Linked title, ✓ if read, authors · date · category · version: under 3,000 characters however much escapes."""
     mark = "  ✓ _read_" if read else ""
-    category = f" · {truncate_escaped(paper.primary_category, 40)}" if paper.primary_category else ""
-    line = (f"{title_link(paper, limit=_TITLE_CHARS)}{mark}\n{authors_mrkdwn(paper.authors)} · "
-            f"{paper.published:%Y-%m-%d}{category}")
+    line = f"{title_link(paper, limit=_TITLE_CHARS)}{mark}\n{paper_meta(paper)}"
     if len(line) > MAX_SECTION_TEXT:  # only when every character escapes; drop the authors then
-        line = f"{title_link(paper, limit=_TITLE_CHARS)}{mark}\n{paper.published:%Y-%m-%d}{category}"
+        line = f"{title_link(paper, limit=_TITLE_CHARS)}{mark}\n{paper.published:%Y-%m-%d} · {version_mrkdwn(paper)}"
     return line
 
 
-def result_blocks(hit: SearchHit, query: ParsedQuery) -> list[dict]:
+def search_block_id(query_text: str, offset: int, arxiv_id: str) -> str:
+    """A result's actions block id: the page it is on (query, offset), so Mark read can redraw that page in place.
+    Slack allows 255 characters; a longer query falls back to the paper alone (the click then gets a note)."""
+    block_id = "search:" + json.dumps({"q": query_text, "o": offset, "p": arxiv_id}, ensure_ascii=False,
+                                      separators=(",", ":"))
+    return block_id if len(block_id) <= MAX_ACTION_ID else f"search:{arxiv_id}"
+
+
+def parse_search_block_id(block_id: str | None) -> tuple[str, int] | None:
+    """(query, offset) of the results page a click came from, or None (not a search result, or no room)."""
+    if not (block_id or "").startswith("search:{"):
+        return None
+    return parse_more_value(json.dumps({k: v for k, v in _loads(block_id[len("search:"):]).items() if k in "qo"}))
+
+
+def _loads(raw: str) -> dict:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def result_blocks(hit: SearchHit, query: ParsedQuery, *, offset: int = 0) -> list[dict]:
     paper = hit.paper
-    snippet = abstract_snippet(paper.abstract)
-    abstract = highlight_mrkdwn(snippet, find_spans(snippet, query.highlight_terms), limit=_ABSTRACT_SECTION_LIMIT)
-    actions = paper_buttons(paper, read=hit.read, block_id=f"search:{paper.arxiv_id}")
+    abstract = search_snippet(paper, query.highlight_terms)
+    actions = paper_buttons(paper, read=hit.read, block_id=search_block_id(query.text, offset, paper.arxiv_id))
     actions["elements"].append(button("Share", SEARCH_SHARE, paper.arxiv_id))
     blocks = [section(_paper_line(paper, read=hit.read))]
     if abstract:
@@ -101,13 +119,13 @@ def results_message(page: SearchPage) -> dict:
     head = f"*{page.total}* {noun} `{shown}`" + (f" · showing {first}–{last}" if page.total > len(page.hits) else "")
     blocks: list[dict] = [section(head)]
     for hit in page.hits:
-        blocks.extend(result_blocks(hit, page.query))
+        blocks.extend(result_blocks(hit, page.query, offset=page.offset))
     blocks.append(context(TIPS))
     if page.next_offset is not None:
         value = more_value(page.query.text, page.next_offset)
         if value:
             remaining = page.total - page.next_offset
-            label = f"More ({min(remaining, PAGE_SIZE)} of {remaining} left)"
+            label = f"Show {min(remaining, PAGE_SIZE)} more" + (f" of {remaining}" if remaining > PAGE_SIZE else "")
             blocks.append({"type": "actions", "block_id": "search_more",
                            "elements": [button(label, SEARCH_MORE, value)]})
     return {"response_type": "ephemeral", "text": f"{page.total} {noun} {shown}", "blocks": blocks}
@@ -126,9 +144,9 @@ def no_matches_message(query: ParsedQuery) -> dict:
 def shared_paper_message(paper: PaperRecord, *, shared_by: str) -> dict:
     """What Share posts for everyone in the channel."""
     who = f"<@{shared_by}>" if _USER_ID.fullmatch(shared_by or "") else "Someone"
-    abstract = truncate_escaped(abstract_snippet(paper.abstract), _ABSTRACT_SECTION_LIMIT)
+    abstract = search_snippet(paper, ())
     return {
-        "text": f"{who} shared: {escape(truncate(paper.title, 300))}",
+        "text": f"{who} shared: {escape_text(truncate(readable(paper.title), 300))}",
         "blocks": [
             context(f"{who} shared a paper from `/papers`"),
             section(_paper_line(paper, read=False)),
