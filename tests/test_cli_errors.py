@@ -44,7 +44,8 @@ def test_a_file_that_is_not_an_arxiv_answer_is_refused_in_one_line(store, capsys
     readme = tmp_path / "README.md"
     readme.write_text("# not a feed\n")
     assert main(["fetch", "--from-file", str(readme)]) == 2
-    assert "is not a saved arXiv API answer" in one_line_error(capsys)
+    err = one_line_error(capsys)
+    assert "README.md is not a whole arXiv Atom feed" in err and "nothing was stored" in err
 
 
 def test_an_unknown_log_level_is_refused(env, monkeypatch, capsys):
