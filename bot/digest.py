@@ -4,7 +4,8 @@
    for the channel before, newest first;
 2. plan (bot.digest_plan): those papers become the run's ledger rows, once;
 3. post (bot.digest_post): the parent message, then the papers in its thread, each message's ts
-   recorded as soon as Slack returns it;
+   recorded as soon as Slack returns it, and a resumed run first records what an earlier attempt got
+   into Slack without recording it (found by the messages' metadata);
 4. finish (bot.digest_finish): the run closed, and what happened said in one line.
 
 A lease (bot.digest_run) makes one process at a time post a run, so a crash, a restart or a second
@@ -70,6 +71,8 @@ def post_digest(
         digest_plan.plan(ctx, digest_choose.choose(ctx))
     digest, items = digest_plan.planned(ctx)
     try:
+        if run.planned:  # resumed: an earlier attempt may have got messages into Slack it never recorded
+            items = digest_post.reconcile(ctx, items)
         digest_post.post(ctx, digest, items)
     except (PostFailed, LeaseLost) as reason:
         return digest_finish.stopped(ctx, reason)

@@ -52,7 +52,7 @@ def stopped(ctx: RunContext, reason: PostFailed | LeaseLost) -> PostReport:
         return ctx.report
     explain_slack_failure(ctx, reason)
     ctx.report.errors.append(reason.code)
-    if not ctx.report.messages and ctx.run.parent_ts is None:
+    if not ctx.report.messages and ctx.run.parent_ts is None and not ctx.unconfirmed_post:
         # Nothing reached the channel: give the papers back, so the next digest (any date) can post
         # them instead of their staying planned for a run that never showed up.
         with ctx.factory.begin() as session:

@@ -52,6 +52,9 @@ class RunContext:
     pace_seconds: float = 1.0  # chat.postMessage allows about one message per second per channel
     report: PostReport = field(init=False)
     run: ledger.RunRecord | None = None  # set once the lease is ours
+    # Slack may hold a message this run could not confirm (an unknown outcome, then no answer to the
+    # lookup): the run must not give its papers back as if nothing had reached the channel.
+    unconfirmed_post: bool = False
 
     def __post_init__(self) -> None:
         self.report = PostReport(self.channel, self.digest_date, "posted")

@@ -122,10 +122,11 @@ def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequen
     Returns how many were planned. Marks the run planned so a resumed run never re-selects.
     """
     planned = 0
-    for position, arxiv_id in enumerate(dict.fromkeys(arxiv_ids)):
+    for arxiv_id in dict.fromkeys(arxiv_ids):
+        # Positions without gaps: the digest's replies are cut from them (a reply's papers, a message's mark).
         inserted = session.execute(
             insert_for(session)(DigestItem)
-            .values(run_id=run_id, channel=channel, arxiv_id=arxiv_id, position=position)
+            .values(run_id=run_id, channel=channel, arxiv_id=arxiv_id, position=planned)
             .on_conflict_do_nothing(index_elements=["channel", "arxiv_id"])
             .returning(DigestItem.id)
         ).first()
