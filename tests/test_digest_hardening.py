@@ -4,6 +4,7 @@ recorded, the database failing mid-run, a rate limit that outlives the lease."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,3 +120,146 @@ def test_the_digest_client_never_resends_a_post_on_its_own_except_after_a_429(sl
     poster = build_digest_poster(slack_settings)
     handlers = poster.post_client.retry_handlers
     assert handlers and all(isinstance(h, RateLimitErrorRetryHandler) for h in handlers)
+
+
+# -- 2. A database error mid-digest strands nothing -----------------------------------------------------
+
+
+class AfterReply:
+    """Posts through the real client; once Slack has accepted the first reply, `then()` runs (it breaks the
+    database) before the digest can record that reply's ts."""
+
+    def __init__(self, inner, then):
+        self.inner, self.then, self.count = inner, then, 0
+
+    def post(self, **kwargs):
+        ts = self.inner.post(**kwargs)
+        self.count += 1
+        if self.count == 2:
+            self.then()
+        return ts
+
+    def find_marked(self, **kwargs):
+        return self.inner.find_marked(**kwargs)
+
+
+def fail_next_item_write(engine, message="database or disk is full"):
+    """Make the next UPDATE of digest_items fail as a full disk does, on either dialect; returns the arming
+    function."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    armed = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def fail(conn, cursor, statement, parameters, context, executemany):
+        if armed and statement.lstrip().upper().startswith("UPDATE DIGEST_ITEMS"):
+            armed.clear()
+            raise OperationalError(statement, parameters, Exception(message))
+
+    return lambda: armed.append(True)
+
+
+def scheduled_job(store, settings, poster, now):
+    from bot.scheduler import DigestJob, build_scheduler
+
+    state = {"now": now}
+    job = DigestJob(settings=settings, factory=store.session_factory, poster=poster, arxiv=None, pace_seconds=0,
+                    clock=lambda: state["now"])
+    build_scheduler(job, blocking=False)
+    return job, state
+
+
+NOW = datetime(2025, 3, 21, 10, 0, tzinfo=UTC)
+
+
+def test_a_full_disk_after_slack_accepted_a_reply_is_retried_within_minutes_and_posts_only_the_rest(
+        seeded, slack_settings, fake_slack):
+    poster = AfterReply(build_digest_poster(slack_settings), fail_next_item_write(seeded.engine))
+    job, state = scheduled_job(seeded, slack_settings, poster, NOW)
+    [report] = job()
+    assert report.status == "failed" and report.retry_at is not None
+    retry = job.scheduler.get_job("digest-retry-C0DIGEST")
+    assert retry is not None and retry.trigger.run_date <= NOW + timedelta(minutes=6)
+    with seeded.session_factory.begin() as session:
+        run = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+    assert run.status != ledger.DONE and run.lease_owner is None  # no stale lease holds the retry off
+    state["now"] = retry.trigger.run_date
+    [again] = retry.func(*retry.args)
+    assert again.status == "posted"
+    assert_in_the_channel_exactly_once(fake_slack)
+    assert all(i.message_ts for i in ledger_items(seeded))
+
+
+def test_a_sqlite_lock_held_past_the_busy_timeout_after_a_reply_is_retried_once_the_lease_runs_out(
+        store, settings, slack_settings, fake_slack, monkeypatch):
+    import sqlite3
+
+    import db.session
+    from bot.app import build_store
+
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's busy timeout")
+    monkeypatch.setattr(db.session, "SQLITE_BUSY_TIMEOUT_MS", 300)  # the production 10 s, shortened
+    quick = build_store(slack_settings)
+    ingest.ingest_feed_file(quick.session_factory, SEED_FEED)
+    other_writer = sqlite3.connect(quick.engine.url.database, isolation_level=None, check_same_thread=False)
+    try:
+        poster = AfterReply(build_digest_poster(slack_settings), lambda: other_writer.execute("BEGIN EXCLUSIVE"))
+        job, state = scheduled_job(quick, slack_settings, poster, NOW)
+        [report] = job()
+        other_writer.execute("ROLLBACK")  # the other writer lets go, long after the busy timeout
+        assert report.status == "failed"
+        retry = job.scheduler.get_job("digest-retry-C0DIGEST")
+        assert retry is not None and retry.trigger.run_date <= NOW + digest.LEASE + timedelta(minutes=1)
+        state["now"] = retry.trigger.run_date
+        [again] = retry.func(*retry.args)
+        assert again.status == "posted"
+        assert_in_the_channel_exactly_once(fake_slack)
+        assert all(i.message_ts for i in ledger_items(quick))
+    finally:
+        other_writer.close()
+        quick.engine.dispose()
+
+
+def test_papers_planned_on_a_day_whose_run_never_finished_go_out_with_the_next_days_digest(
+        seeded, slack_settings, fake_slack):
+    from sqlalchemy.exc import OperationalError
+
+    poster = AfterReply(build_digest_poster(slack_settings), fail_next_item_write(seeded.engine))
+    with contextlib.suppress(OperationalError):  # the process dies with it (before the fix); nobody reruns the day
+        run_digest(seeded, slack_settings, poster=poster)
+    next_day = run_digest(seeded, slack_settings, day=DAY + timedelta(days=1))
+    assert next_day.status == "posted"
+    ids = stored_paper_ids(fake_slack)
+    assert len(ids) == len(set(ids)) == SEED_ON_TOPIC  # the first day's reply is not posted again; nothing lost
+    with seeded.session_factory.begin() as session:
+        first = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+    assert first.status == ledger.DONE  # its papers moved on; it no longer waits for a rerun
+
+
+def test_the_cli_says_what_happened_when_the_database_fails_mid_digest(slack_env, fake_slack, monkeypatch, capsys):
+    from sqlalchemy.exc import OperationalError
+
+    from bot.cli import main
+
+    real = ledger.mark_items_posted
+    calls = []
+
+    def full_disk_once(session, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("UPDATE digest_items", {}, Exception("database or disk is full"))
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(ledger, "mark_items_posted", full_disk_once)
+    monkeypatch.setenv("DIGEST_PACE_SECONDS", "0")
+    args = ["digest", "--date", "2025-03-21", "--from-file", str(SEED_FEED)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "nothing half-written was kept" not in err
+    assert "database or disk is full" in err and "Slack accepted 3 messages" in err
+    assert "papers-bot digest --date 2025-03-21 --channel C0DIGEST" in err
+    monkeypatch.setattr(ledger, "mark_items_posted", real)
+    assert main(args) == 0
+    assert_in_the_channel_exactly_once(fake_slack)
