@@ -1,7 +1,7 @@
 """Posting a planned run: the parent message, then the papers as replies in its thread, several to a
 reply. Every message's ts goes into the ledger as soon as Slack returns it, so a crash, a restart or a
-second process never posts a paper twice; the lease is renewed after each post and the pace between
-posts is DIGEST_PACE_SECONDS.
+second process never posts a paper twice; the lease is checked and renewed right before each post (a
+process that lost it posts nothing more) and the pace between posts is DIGEST_PACE_SECONDS.
 
 Each message carries a mark (its run and part: 0 the parent, n the n-th reply, cut from the planned
 positions so a resumed run cuts the same replies). After an unknown outcome -- Slack answering 5xx, the
@@ -60,9 +60,12 @@ def send(ctx: RunContext, message: dict, *, part: int, thread_ts: str | None = N
     mark = MessageMark(ctx.run_id, ctx.digest_date, part)
     attempt = 0
     while True:
+        # The fence: only the lease's owner posts, so renew it (or learn it is lost) right before each
+        # post, and before each re-send after a 429's wait (which can outlast the lease).
+        ctx.keep_lease()
         try:
             ts = ctx.poster.post(channel=ctx.channel, text=message["text"], blocks=message["blocks"],
-                                 thread_ts=thread_ts, mark=mark)
+                                 thread_ts=thread_ts, mark=mark, fence=ctx.keep_lease)
         except PostFailed as failed:
             ts = found_after(ctx, failed, part=part, thread_ts=thread_ts)
             if ts is None:
@@ -127,7 +130,6 @@ def post_parent(ctx: RunContext, digest: Digest) -> str:
     ts = send(ctx, blocks.digest_parent_message(digest, papers_per_reply=PAPERS_PER_REPLY), part=PARENT)
     with ctx.factory.begin() as session:
         ledger.set_parent_ts(session, run_id=ctx.run_id, ts=ts)
-    ctx.keep_lease()
     ctx.sleep(ctx.pace_seconds)
     return ts
 
@@ -154,5 +156,4 @@ def post_reply(ctx: RunContext, digest: Digest, chunk: list[ledger.ItemRecord], 
     with ctx.factory.begin() as session:
         ledger.mark_items_posted(session, item_ids=item_ids, ts=ts, now=ctx.clock())
     ctx.report.papers_posted += len(entries)
-    ctx.keep_lease()
     ctx.sleep(ctx.pace_seconds)

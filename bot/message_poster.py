@@ -12,6 +12,7 @@ after such an unknown outcome the run looks for the mark before it posts again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -48,8 +49,11 @@ class MessageMark:
 
 class MessagePoster(Protocol):
     def post(self, *, channel: str, text: str, blocks: list[dict], thread_ts: str | None = None,
-             mark: MessageMark | None = None) -> str:
-        """Post one message (carrying `mark`) and return its ts, or raise PostFailed."""
+             mark: MessageMark | None = None, fence: Callable[[], None] | None = None) -> str:
+        """Post one message (carrying `mark`) and return its ts, or raise PostFailed.
+
+        `fence` is called before every re-send the poster makes by itself (after a 429's Retry-After):
+        it raises when this process may no longer post, and the message is not sent again."""
 
     def find_marked(self, *, channel: str, run_id: int, digest_date: date, thread_ts: str | None = None,
                     oldest: datetime | None = None) -> dict[int, str]:

@@ -5,11 +5,16 @@ errors as PostFailed.
 chat.postMessage has no idempotency key: a 5xx, a reset or a timeout may hide a message Slack took. So the
 client that posts never re-sends by itself after one (no ServerErrorRetryHandler, no connection retry);
 the run looks for the message's metadata first (bot.digest_post). Only a 429 is retried here, after
-Retry-After: Slack refused that message, so re-sending it cannot make a copy.
+Retry-After: Slack refused that message, so re-sending it cannot make a copy -- but five Retry-After
+waits can outlast the run's lease, so before each re-send the run's fence is asked whether this process
+still owns the run (it raises if not, and nothing is sent).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from slack_sdk import WebClient
@@ -24,10 +29,32 @@ RATE_LIMIT_RETRIES = 5
 LOOKUP_PAGE = 200
 
 
-def post_client_for(client: WebClient) -> WebClient:
+class FencedRateLimitRetry(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 retry (wait Retry-After, send again), asking the current post's fence first."""
+
+    def __init__(self, max_retry_count: int):
+        super().__init__(max_retry_count=max_retry_count)
+        self._current = threading.local()  # one poster may post for several runs at once (scheduler threads)
+
+    @contextmanager
+    def fenced(self, fence: Callable[[], None] | None) -> Iterator[None]:
+        self._current.fence = fence
+        try:
+            yield
+        finally:
+            self._current.fence = None
+
+    def prepare_for_next_attempt(self, **kwargs) -> None:
+        super().prepare_for_next_attempt(**kwargs)  # sleeps Retry-After
+        fence = getattr(self._current, "fence", None)
+        if fence is not None:
+            fence()  # raises (the run's LeaseLost) when another process owns the run by now: no re-send
+
+
+def post_client_for(client: WebClient, rate_limit: FencedRateLimitRetry) -> WebClient:
     """A client like `client` (token, Slack URL, timeout) whose only retry is a 429's, after Retry-After."""
     return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
-                     retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)])
+                     retry_handlers=[rate_limit])
 
 
 def _failed(err: Exception) -> PostFailed:
@@ -53,19 +80,21 @@ class SlackPoster:
 
     def __init__(self, client: WebClient):
         self.client = client
-        self.post_client = post_client_for(client)
+        self.rate_limit = FencedRateLimitRetry(max_retry_count=RATE_LIMIT_RETRIES)
+        self.post_client = post_client_for(client, self.rate_limit)
 
     def post(self, *, channel: str, text: str, blocks: list[dict], thread_ts: str | None = None,
-             mark: MessageMark | None = None) -> str:
+             mark: MessageMark | None = None, fence: Callable[[], None] | None = None) -> str:
         metadata = None
         if mark is not None:
             metadata = Metadata(event_type=EVENT_TYPE, event_payload={
                 "run_id": mark.run_id, "digest_date": mark.digest_date.isoformat(), "chunk": mark.part})
         try:
-            response = self.post_client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, metadata=metadata,
-                unfurl_links=False, unfurl_media=False,
-            )
+            with self.rate_limit.fenced(fence):
+                response = self.post_client.chat_postMessage(
+                    channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, metadata=metadata,
+                    unfurl_links=False, unfurl_media=False,
+                )
         except (SlackApiError, OSError) as err:
             raise _failed(err) from err
         return response["ts"]

@@ -5,6 +5,7 @@ recorded, the database failing mid-run, a rate limit that outlives the lease."""
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -263,3 +264,30 @@ def test_the_cli_says_what_happened_when_the_database_fails_mid_digest(slack_env
     monkeypatch.setattr(ledger, "mark_items_posted", real)
     assert main(args) == 0
     assert_in_the_channel_exactly_once(fake_slack)
+
+
+# -- 4. A rate limit that outlives the lease: the process that lost it posts nothing more ---------------
+
+
+def test_a_process_asleep_on_a_429_past_its_lease_never_posts_after_another_took_the_run_over(
+        seeded, slack_settings, fake_slack):
+    import threading
+
+    # The first process posts the parent and a reply, then Slack says "Retry-After: 3" (a short stand-in for
+    # five 65 s waits); meanwhile its lease runs out (a clock past the lease) and a second process takes over.
+    fake_slack.faults["chat.postMessage"] = ["", "", "429:3"]
+    first: list = []
+    sleeper = threading.Thread(target=lambda: first.append(run_digest(seeded, slack_settings, owner="sleeper")))
+    sleeper.start()
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while not fake_slack.calls_to("chat.postMessage", ok=False):
+        assert datetime.now(UTC) < deadline, "the 429 never came"
+        time.sleep(0.01)
+    later = datetime.now(UTC) + digest.LEASE + timedelta(seconds=1)
+    second = run_digest(seeded, slack_settings, owner="takes-over", clock=lambda: later)
+    sleeper.join(30)
+    assert second.status == "posted" and first[0].status == "busy"
+    assert_in_the_channel_exactly_once(fake_slack)
+    with seeded.session_factory.begin() as session:
+        run = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+    assert run.status == ledger.DONE
