@@ -237,6 +237,14 @@ def cmd_digest(settings: Settings, args) -> int:
     report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,
                                 channel=channel, digest_date=digest_date)
     print(report.summary())
+    if report.database_error:
+        # Not "nothing half-written": Slack may hold messages the ledger has no ts for. Their marks let the
+        # rerun find them, so it posts only what is missing.
+        print(f"papers-bot: the database failed in the middle of the digest ({report.database_error}) after "
+              f"Slack accepted {report.messages} messages; they stay in the channel and the rerun finds them, "
+              f"so nothing is lost or posted twice: run `papers-bot digest --date {digest_date} --channel "
+              f"{channel}` again once the database is back (a running scheduler retries by itself)",
+              file=sys.stderr)
     return 1 if report.status == "failed" else 0
 
 

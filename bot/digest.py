@@ -2,10 +2,13 @@
 
 1. choose (bot.digest_choose): the papers in the lookback window on the channel's topic, never planned
    for the channel before, newest first;
-2. plan (bot.digest_plan): those papers become the run's ledger rows, once;
+2. plan (bot.digest_plan): those papers become the run's ledger rows, once, followed by the papers an
+   earlier day's run planned but never posted (that run never finished);
 3. post (bot.digest_post): the parent message, then the papers in its thread, each message's ts
-   recorded as soon as Slack returns it;
-4. finish (bot.digest_finish): the run closed, and what happened said in one line.
+   recorded as soon as Slack returns it, and a resumed run first records what an earlier attempt got
+   into Slack without recording it (found by the messages' metadata);
+4. finish (bot.digest_finish): the run closed, and what happened said in one line; a run Slack or the
+   database stopped gets a `retry_at` the scheduler acts on.
 
 A lease (bot.digest_run) makes one process at a time post a run, so a crash, a restart or a second
 process never posts a paper twice. The arXiv-unavailable notice is bot.digest_notice; each channel's
@@ -18,6 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import date, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import digest_choose, digest_finish, digest_plan, digest_post
@@ -67,11 +71,16 @@ def post_digest(
     run = ctx.claim()
     if run is None:
         return digest_finish.not_claimed(ctx)
-    if not run.planned:
-        digest_plan.plan(ctx, digest_choose.choose(ctx))
-    digest, items = digest_plan.planned(ctx)
     try:
+        if not run.planned:
+            carried = digest_plan.carry_over(ctx)  # unposted papers of earlier runs that never finished
+            digest_plan.plan(ctx, digest_choose.choose(ctx), carried)
+        digest, items = digest_plan.planned(ctx)
+        if run.planned:  # resumed: an earlier attempt may have got messages into Slack it never recorded
+            items = digest_post.reconcile(ctx, items)
         digest_post.post(ctx, digest, items)
     except (PostFailed, LeaseLost) as reason:
         return digest_finish.stopped(ctx, reason)
+    except SQLAlchemyError as err:
+        return digest_finish.database_failed(ctx, err)
     return digest_finish.done(ctx)

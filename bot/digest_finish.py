@@ -6,14 +6,19 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.digest_records import PostReport
-from bot.digest_run import LeaseLost, RunContext
+from bot.digest_run import LEASE, LeaseLost, RunContext
 from bot.message_poster import PostFailed
 from db import ledger
+from db.session import describe_db_error
 
 log = logging.getLogger(__name__)
 
 SLACK_RETRY_DELAY = timedelta(minutes=10)  # when a run Slack's outage stopped is worth trying again
+# When a run the database stopped is tried again: a lock held too long or a full disk is often over by then.
+DATABASE_RETRY_DELAY = timedelta(minutes=2)
 
 # What the admin reads when Slack stops the run with one of these codes; {rerun} is the command to run after.
 ADMIN_ADVICE = {
@@ -52,12 +57,33 @@ def stopped(ctx: RunContext, reason: PostFailed | LeaseLost) -> PostReport:
         return ctx.report
     explain_slack_failure(ctx, reason)
     ctx.report.errors.append(reason.code)
-    if not ctx.report.messages and ctx.run.parent_ts is None:
+    if not ctx.report.messages and ctx.run.parent_ts is None and not ctx.unconfirmed_post:
         # Nothing reached the channel: give the papers back, so the next digest (any date) can post
         # them instead of their staying planned for a run that never showed up.
         with ctx.factory.begin() as session:
             ledger.unplan_run(session, run_id=ctx.run_id, owner=ctx.owner)
     return close(ctx, ledger.FAILED)
+
+
+def database_failed(ctx: RunContext, err: SQLAlchemyError) -> PostReport:
+    """The run's step 4 when the database failed mid-run (a lock held past the busy timeout, a full disk).
+
+    What Slack accepted is in the channel with its mark, so the retry finds it instead of posting it again.
+    The lease is given back if the database lets us; if not, the retry waits for it to run out."""
+    report = ctx.report
+    report.status, report.database_error = "failed", describe_db_error(err)
+    report.errors.append(f"database: {report.database_error}")
+    report.retry_at = ctx.clock() + DATABASE_RETRY_DELAY
+    try:
+        with ctx.factory.begin() as session:
+            ledger.finish_run(session, run_id=ctx.run_id, owner=ctx.owner, status=ledger.FAILED, now=ctx.clock())
+    except SQLAlchemyError:
+        report.retry_at = max(report.retry_at, ctx.clock() + LEASE)  # our lease has to run out first
+    log.error("digest %s to %s: the database failed mid-run (%s) after Slack accepted %d messages; those carry "
+              "their marks, so the retry at %s posts only what is missing (or rerun %s)", ctx.digest_date,
+              ctx.channel, report.database_error, report.messages, report.retry_at.isoformat(timespec="minutes"),
+              ctx.rerun_command())
+    return report
 
 
 def explain_slack_failure(ctx: RunContext, failed: PostFailed) -> None:

@@ -42,7 +42,8 @@ class PostReport:
     papers_posted: int = 0
     messages: int = 0
     errors: list[str] = field(default_factory=list)
-    retry_at: datetime | None = None  # busy: when the other lease expires; failed on a Slack outage: try then
+    retry_at: datetime | None = None  # busy: when the other lease expires; failed on an outage: try then
+    database_error: str | None = None  # the database failed mid-run: the driver's one line (never the URL)
 
     def summary(self) -> str:
         text = f"digest {self.digest_date} to {self.channel}: {self.status}"

@@ -1,8 +1,11 @@
 """One digest run's context and its lease: who is posting (channel, date), through what, and the right to post.
 
-A run is owned through a lease in the ledger (db.ledger.claim_run): one process per (channel, date). The
-lease is renewed after every post, so it only has to outlast one post with its 429 retries; short enough
-that a crashed owner's run is resumed within minutes.
+A run is owned through a lease in the ledger (db.ledger.claim_run): one process per (channel, date),
+short enough that a crashed owner's run is resumed within minutes. The owner id (host, pid and a random
+part, new for every run) is the fencing token: right before each post, and before each re-send after a
+429's Retry-After, `keep_lease` renews the lease with an UPDATE that only the current owner's id matches.
+If another process took the run over meanwhile, that fails and this one stops (LeaseLost) without posting;
+if it succeeds, nobody else can take the run for another LEASE, far longer than one request.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class RunContext:
     pace_seconds: float = 1.0  # chat.postMessage allows about one message per second per channel
     report: PostReport = field(init=False)
     run: ledger.RunRecord | None = None  # set once the lease is ours
+    # Slack may hold a message this run could not confirm (an unknown outcome, then no answer to the
+    # lookup): the run must not give its papers back as if nothing had reached the channel.
+    unconfirmed_post: bool = False
 
     def __post_init__(self) -> None:
         self.report = PostReport(self.channel, self.digest_date, "posted")
@@ -69,6 +75,7 @@ class RunContext:
         return self.run
 
     def keep_lease(self) -> None:
+        """The fence: renew our lease, or raise LeaseLost if another process owns the run now."""
         with self.factory.begin() as session:
             if not ledger.renew_lease(session, run_id=self.run_id, owner=self.owner, now=self.clock(), lease=LEASE):
                 raise LeaseLost(f"digest {self.digest_date} for {self.channel}: another process took the run over")

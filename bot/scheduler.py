@@ -5,7 +5,8 @@
 - Catch-up: a process that starts after today's digest time on a digest day, while today's digest is
   not done in the ledger, runs the job within a minute. Restarts never post twice because the ledger,
   not the scheduler, decides what is posted (and several schedulers may fire; see DESIGN.md).
-- A run another process still holds (its lease is live) is retried right after that lease expires.
+- A run another process still holds (its lease is live) is retried right after that lease expires; a
+  run Slack or the database stopped is retried at its `retry_at` (minutes), a crashed one after 2 minutes.
 - arXiv down after its last retry: each channel is told once that the digest will follow, and the job
   tries again every ARXIV_RETRY_DELAY; the ledger makes the notice and the digest happen once each.
 """
@@ -41,6 +42,8 @@ JOB_ID = "daily-digest"
 # than that the catch-up on the next start takes over.
 MISFIRE_GRACE_SECONDS = 3600
 CATCH_UP_DELAY = timedelta(seconds=5)
+# A channel's run that crashed (an error nothing expected) is tried again this soon; the ledger resumes it.
+CRASH_RETRY_DELAY = timedelta(minutes=2)
 # When arXiv is down at digest time: the channel hears so once, then the job retries this often, and
 # after this many retries posts from the papers already stored rather than stay silent all day.
 ARXIV_RETRY_DELAY = timedelta(minutes=30)
@@ -96,16 +99,22 @@ class DigestJob:
                 report = post_digest(self.factory, self.poster, self.settings, channel=channel,
                                      digest_date=digest_date, clock=self.clock, pace_seconds=self.pace_seconds)
             except Exception:  # noqa: BLE001 - one channel's crash must not starve the others; the ledger resumes it
-                log.exception("digest %s to %s stopped; the next run resumes it", digest_date, channel)
+                retry_at = self.clock() + CRASH_RETRY_DELAY
+                log.exception("digest %s to %s stopped; trying again at %s", digest_date, channel,
+                              retry_at.isoformat(timespec="minutes"))
+                self._retry(channel, retry_at)
                 continue
             reports.append(report)
-            # Another process holds the run (busy), or Slack's outage stopped it (failed): try again later today.
-            if report.retry_at and self.scheduler is not None:
-                self.scheduler.add_job(self, "date", run_date=report.retry_at + CATCH_UP_DELAY, args=[[channel]],
-                                       id=f"digest-retry-{channel}", replace_existing=True,
-                                       misfire_grace_time=MISFIRE_GRACE_SECONDS)
+            # Another process holds the run (busy), or an outage stopped it (failed): try again later today.
+            if report.retry_at:
+                self._retry(channel, report.retry_at)
         return reports
 
+    def _retry(self, channel: str, when: datetime) -> None:
+        if self.scheduler is not None:
+            self.scheduler.add_job(self, "date", run_date=when + CATCH_UP_DELAY, args=[[channel]],
+                                   id=f"digest-retry-{channel}", replace_existing=True,
+                                   misfire_grace_time=MISFIRE_GRACE_SECONDS)
 
     def _wait_for_arxiv(self, digest_date: date, channels: list[str], err: Exception) -> bool:
         """After arXiv's last retry failed: say so once per channel and try again later (True), or, when

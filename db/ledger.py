@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.dialect import insert_for
@@ -122,10 +122,11 @@ def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequen
     Returns how many were planned. Marks the run planned so a resumed run never re-selects.
     """
     planned = 0
-    for position, arxiv_id in enumerate(dict.fromkeys(arxiv_ids)):
+    for arxiv_id in dict.fromkeys(arxiv_ids):
+        # Positions without gaps: the digest's replies are cut from them (a reply's papers, a message's mark).
         inserted = session.execute(
             insert_for(session)(DigestItem)
-            .values(run_id=run_id, channel=channel, arxiv_id=arxiv_id, position=position)
+            .values(run_id=run_id, channel=channel, arxiv_id=arxiv_id, position=planned)
             .on_conflict_do_nothing(index_elements=["channel", "arxiv_id"])
             .returning(DigestItem.id)
         ).first()
@@ -136,6 +137,39 @@ def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequen
         .execution_options(synchronize_session=False)
     )
     return planned
+
+
+def unfinished_runs(session: Session, *, channel: str, before: date) -> list[RunRecord]:
+    """The channel's runs of earlier dates that were planned, never finished, and still have papers to post."""
+    unposted = exists().where(DigestItem.run_id == DigestRun.id, DigestItem.message_ts.is_(None),
+                              DigestItem.error.is_(None))
+    rows = session.scalars(
+        select(DigestRun)
+        .where(DigestRun.channel == channel, DigestRun.digest_date < before, DigestRun.status != DONE,
+               DigestRun.planned_at.is_not(None), unposted)
+        .order_by(DigestRun.digest_date)
+    )
+    return [_run(row) for row in rows]
+
+
+def carry_items_over(session: Session, *, from_run_id: int, to_run_id: int) -> int:
+    """Move a run's unposted papers to the end of another run of the same channel; returns how many moved.
+
+    (channel, paper) stays unique, so a paper is still planned once: it just goes out with the later run."""
+    last = session.scalar(select(func.max(DigestItem.position)).where(DigestItem.run_id == to_run_id))
+    position = -1 if last is None else last
+    moving = session.scalars(
+        select(DigestItem.id).where(DigestItem.run_id == from_run_id, DigestItem.message_ts.is_(None),
+                                    DigestItem.error.is_(None)).order_by(DigestItem.position)
+    ).all()
+    for item_id in moving:
+        position += 1
+        session.execute(update(DigestItem).where(DigestItem.id == item_id)
+                        .values(run_id=to_run_id, position=position).execution_options(synchronize_session=False))
+    session.execute(update(DigestRun).where(DigestRun.id == to_run_id)
+                    .values(paper_count=DigestRun.paper_count + len(moving))
+                    .execution_options(synchronize_session=False))
+    return len(moving)
 
 
 def run_items(session: Session, *, run_id: int) -> list[ItemRecord]:

@@ -4,6 +4,12 @@ It records every call and rejects what Slack rejects: a missing or wrong token, 
 (100 in a view), section text over 3,000 characters, a header over 150, a top-level `text` over
 40,000, a button text over 75 or value over 2,000. Tests can script a 429 with Retry-After, a 5xx,
 or a per-channel error (`channel_not_found`, `not_in_channel`).
+
+Like Slack, it keeps every message it accepted (`messages`, per channel, with its thread and its message
+`metadata`) and answers `conversations.history` and `conversations.replies` from them (the metadata only
+with `include_all_metadata`). Two faults accept the message and then fail the answer, as Slack can:
+"500:after" (a 500) and "reset:after" (the connection closed without an answer); `answer_delay` holds every
+chat.postMessage answer back after the message is stored (a slow Slack, for kill tests).
 """
 
 from __future__ import annotations
@@ -111,11 +117,15 @@ class FakeSlack(LoopbackServer):
     # HTML page quoting the request's Authorization header), or an error name.
     faults: dict[str, list[str]] = field(default_factory=dict)
     channel_errors: dict[str, str] = field(default_factory=dict)  # channel id -> error for chat.postMessage
+    messages: dict[str, list[dict]] = field(default_factory=dict)  # channel id -> accepted messages, oldest first
+    answer_delay: float = 0.0  # seconds between storing a chat.postMessage and answering it
 
     def __post_init__(self):
         self._lock = threading.Lock()
-        self._ts = 1_700_000_000.000100
+        self._ts = float(int(time.time())) + 0.000100  # real-looking ts, so `oldest` bounds work as in Slack
         self._listen("POST")
+        # conversations.history / .replies come as GET with a query string (slack_sdk's http_verb="GET").
+        self.server.RequestHandlerClass.do_GET = lambda request: self._handle(request)
 
     @property
     def base_url(self) -> str:
@@ -154,6 +164,11 @@ class FakeSlack(LoopbackServer):
                     found.append((call.method, text))
         return found
 
+    def stored(self, channel: str | None = None) -> list[dict]:
+        """Every message Slack accepted (in `channel`, or anywhere), oldest first, whatever it answered."""
+        with self._lock:
+            return [m for c, found in self.messages.items() if channel in (None, c) for m in found]
+
     # -- the server ---------------------------------------------------------------------------------
     def _next_ts(self) -> str:
         self._ts += 1
@@ -163,11 +178,12 @@ class FakeSlack(LoopbackServer):
         length = int(http.headers.get("Content-Length") or 0)
         raw = http.rfile.read(length).decode() if length else ""
         content_type = http.headers.get("Content-Type", "")
-        path = urlparse(http.path).path
+        url = urlparse(http.path)
+        path = url.path
         if "json" in content_type:
             args = json.loads(raw) if raw else {}
         else:
-            args = {k: v[0] for k, v in parse_qs(raw).items()}
+            args = {k: v[0] for k, v in parse_qs(raw or url.query).items()}
         if path.startswith("/response/"):
             self._record(Call("response_url", args, time.monotonic(), path))
             return self._reply(http, 200, {"ok": True})
@@ -175,6 +191,12 @@ class FakeSlack(LoopbackServer):
         auth = http.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
         status, body, headers = self._answer(method, args, token)
+        if body.get("reset"):  # accepted, then the connection drops before any answer
+            self._record(Call(method, args, time.monotonic(), path, ok=False, error="reset"))
+            http.close_connection = True
+            return
+        if method == "chat.postMessage" and self.answer_delay:
+            time.sleep(self.answer_delay)
         if body.get("echo"):  # a broken proxy's HTML error page that quotes the request's Authorization header
             self._record(Call(method, args, time.monotonic(), path, ok=False, error="html"))
             return self._reply_raw(http, status, f"<html><body>upstream error for {auth}</body></html>")
@@ -194,10 +216,21 @@ class FakeSlack(LoopbackServer):
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": retry_after}
         if fault and fault.endswith(":echo"):
             return int(fault.split(":")[0]), {"echo": True}, {}
+        if fault and fault.endswith(":after"):  # Slack accepts the message, then the answer fails
+            status, body, _ = self._serve(method, args, token)
+            if not body.get("ok"):
+                return status, body, {}
+            if fault.startswith("reset"):
+                return 0, {"reset": True}, {}
+            return int(fault.split(":")[0]), {"ok": False, "error": "fatal_error"}, {}
         if fault and fault.isdigit():
             return int(fault), {"ok": False, "error": "fatal_error"}, {}
         if fault:
             return 200, {"ok": False, "error": fault}, {}
+        return self._serve(method, args, token)
+
+    def _serve(self, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
+        """What Slack answers a well-formed call when nothing is failing."""
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
         if token != self.token:
@@ -219,7 +252,11 @@ class FakeSlack(LoopbackServer):
             if method == "chat.postEphemeral":
                 return 200, {"ok": True, "message_ts": self._next_ts()}, {}
             ts = args.get("ts") if method == "chat.update" else self._next_ts()
+            if method == "chat.postMessage":
+                self._store(channel, ts, args)
             return 200, {"ok": True, "channel": channel, "ts": ts}, {}
+        if method in ("conversations.history", "conversations.replies"):
+            return self._conversation(method, args)
         if method == "views.publish":
             view = args.get("view")
             if isinstance(view, str):
@@ -233,6 +270,41 @@ class FakeSlack(LoopbackServer):
         if method == "conversations.info":
             return 200, {"ok": True, "channel": {"id": args.get("channel"), "name": "papers"}}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def _store(self, channel: str, ts: str, args: dict) -> None:
+        message = {"type": "message", "ts": ts, "user": BOT_USER_ID, "bot_id": "B0BOT", "text": args.get("text", "")}
+        for key in ("blocks", "thread_ts", "metadata"):
+            value = args.get(key)
+            if isinstance(value, str) and key != "thread_ts":
+                value = json.loads(value)
+            if value:
+                message[key] = value
+        with self._lock:
+            self.messages.setdefault(channel, []).append(message)
+
+    def _conversation(self, method: str, args: dict) -> tuple[int, dict, dict]:
+        """conversations.history (top-level messages, newest first) or .replies (a thread, oldest first)."""
+        channel = args.get("channel", "")
+        if channel in self.channel_errors:
+            return 200, {"ok": False, "error": self.channel_errors[channel]}, {}
+        with self._lock:
+            found = [dict(m) for m in self.messages.get(channel, [])]
+        if method == "conversations.history":
+            oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+            found = [m for m in reversed(found) if m.get("thread_ts", m["ts"]) == m["ts"]
+                     and oldest < float(m["ts"]) < latest]
+        else:
+            parent = [m for m in found if m["ts"] == args.get("ts")]
+            if not parent:
+                return 200, {"ok": False, "error": "thread_not_found"}, {}
+            found = parent + [m for m in found if m.get("thread_ts") == args.get("ts") and m["ts"] != args.get("ts")]
+        if str(args.get("include_all_metadata")).lower() not in ("1", "true"):
+            for message in found:
+                message.pop("metadata", None)
+        start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 100)
+        page, rest = found[start : start + limit], found[start + limit :]
+        return 200, {"ok": True, "messages": page, "has_more": bool(rest),
+                     "response_metadata": {"next_cursor": str(start + limit) if rest else ""}}, {}
 
     @staticmethod
     def _reply_raw(http: BaseHTTPRequestHandler, status: int, html: str) -> None:
