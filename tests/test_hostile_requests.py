@@ -119,3 +119,42 @@ def test_any_command_text_through_the_server_is_acked_and_answered_without_live_
     assert reply.get("response_type") == "ephemeral" and reply["text"]
     assert "something went wrong" not in reply["text"]
     assert fake_slack.live_markup() == []
+
+
+# -- odd signature headers and bodies: a 4xx and one log line, never a 500 or a traceback ------------------
+
+_NOW = str(int(time.time()))
+_FORGED = "v0=" + "0" * 64
+ODD_REQUESTS = {
+    "timestamp-abc": ({"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": _FORGED}, "{}", "json", 401),
+    "timestamp-400-digits": ({"X-Slack-Request-Timestamp": "9" * 400, "X-Slack-Signature": _FORGED}, "{}", "json",
+                             401),
+    "signature-not-hex": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": "v0=zz"}, "{}", "json", 401),
+    "form-payload-not-json": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": _FORGED}, "payload=not{json",
+                              "form", 400),
+    "json-body-broken": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": _FORGED}, "{bad", "json", 400),
+    "unsigned-json-broken": ({}, "{bad", "json", 401),
+    "body-not-utf8": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": _FORGED}, b"payload=\xff\xfe{", "form",
+                      400),
+}
+_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("name", list(ODD_REQUESTS))
+def test_odd_headers_or_body_get_a_4xx_and_one_log_line_without_a_traceback(server, fake_slack, caplog, name):
+    headers, body, kind, expected = ODD_REQUESTS[name]
+    caplog.clear()
+    data = body if isinstance(body, bytes) else body.encode()
+    response = requests.post(f"{server}/slack/events", data=data, timeout=10,
+                             headers={**headers, "Content-Type": _TYPES[kind]})
+    assert response.status_code == expected, response.text[:200]
+    assert "Traceback" not in response.text and len(response.text) < 200
+    assert [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")] == []
+    refusals = [r for r in caplog.records if "refused a request" in r.getMessage()]
+    assert len(refusals) == 1 and "\n" not in refusals[0].getMessage()
+    # Signed the same way, the body is still refused: only Slack's own JSON or form gets through.
+    if expected == 400:
+        signed = requests.post(f"{server}/slack/events", data=data, timeout=10,
+                               headers=signed_headers(data.decode("utf-8", "replace"), content_type=_TYPES[kind]))
+        assert signed.status_code in (400, 401)
+    assert fake_slack.calls_to("response_url", ok=None) == []
