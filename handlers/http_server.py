@@ -80,14 +80,28 @@ def build_wsgi_app(bolt_app, *, health: Callable[[], tuple[bool, str]]) -> Slack
     return SlackWsgiApp(bolt_app, health=health)
 
 
+# Sized for Slack: small requests sent whole, each answered in milliseconds (the work runs after the ack
+# on Bolt's listener pool), so few threads serve many requests, and a connection that has said nothing
+# for a few seconds is not Slack. waitress's defaults (100 connections, idle ones reaped after 30-60 s)
+# let ~100 idle sockets hold every genuine request past Slack's 3 s. README "Production" says what to
+# put in front (a reverse proxy with its own timeouts), which also absorbs slow-trickling clients.
+HTTP_THREADS = 16
+CONNECTION_LIMIT = 1000  # above select()'s 1,024 descriptors only with poll(), hence asyncore_use_poll
+IDLE_TIMEOUT_SECONDS = 10  # an idle connection (or a request cut short) is closed after this ...
+IDLE_CHECK_SECONDS = 2  # ... checked this often
+
+
 def make_http_server(wsgi_app, *, host: str, port: int):
     """A production WSGI server (waitress, a thread pool) -- not Bolt's development server."""
     return create_server(
         wsgi_app,
         host=host,
         port=port,
-        threads=16,
+        threads=HTTP_THREADS,
+        connection_limit=CONNECTION_LIMIT,
+        asyncore_use_poll=True,
+        channel_timeout=IDLE_TIMEOUT_SECONDS,
+        cleanup_interval=IDLE_CHECK_SECONDS,
         max_request_body_size=MAX_REQUEST_BODY_BYTES,
-        channel_timeout=30,
         ident="papers-bot",
     )
