@@ -137,6 +137,17 @@ def _find_or_fetch(factory: sessionmaker[Session], arxiv_id: str, arxiv: ArxivSo
     return records[0]
 
 
+def needs_arxiv_lookup(factory: sessionmaker[Session], *, arxiv_id: str) -> str | None:
+    """The canonical id when `arxiv_id` (any form) names a paper not stored yet, so marking it read means
+    asking arXiv (slow, paced, one request at a time); None when it is stored or not an id at all."""
+    try:
+        arxiv_id = parse_paper_ref(arxiv_id)
+    except BadPaperRef:
+        return None
+    with _database("looking up a paper"), factory.begin() as session:
+        return None if paper_store.get_paper(session, arxiv_id) is not None else arxiv_id
+
+
 def mark_read(factory: sessionmaker[Session], *, team_id: str, user_id: str, arxiv_id: str, source: str,
               arxiv: ArxivSource | None = None, now: datetime | None = None) -> ReadOutcome:
     """Record that the user read the paper (any id form). A paper unknown locally is fetched from

@@ -9,11 +9,12 @@ from __future__ import annotations
 from slack_bolt import BoltResponse
 
 from handlers import actions, commands, events
+from handlers.arxiv_lookups import ArxivLookups
 
 
-def register(app, services) -> None:
+def register(app, services, lookups: ArxivLookups) -> None:
     app.middleware(skip_slack_retries)
-    commands.register(app, services)
+    commands.register(app, services, lookups)
     actions.register(app, services)
     events.register(app, services)
 
