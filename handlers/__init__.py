@@ -10,10 +10,12 @@ from slack_bolt import BoltResponse
 
 from handlers import actions, commands, events
 from handlers.arxiv_lookups import ArxivLookups
+from handlers.replays import SkipReplays
 
 
 def register(app, services, lookups: ArxivLookups) -> None:
     app.middleware(skip_slack_retries)
+    app.middleware(SkipReplays())
     commands.register(app, services, lookups)
     actions.register(app, services)
     events.register(app, services)

@@ -59,6 +59,7 @@ class Subcommand:
     # It may wait on arXiv (a paper not stored yet): then it runs on the lookup pool, off the one that
     # answers searches, and the user is told at once that the paper is being fetched.
     looks_up_arxiv: bool = False
+    changes_state: bool = False  # it records or edits something: a replay of the same request is dropped
 
 
 def help_command(services, command: dict, args: str) -> dict:
@@ -76,18 +77,18 @@ def version_command(services, command: dict, args: str) -> dict:
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic"),
+    Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic", changes_state=True),
     Subcommand("read", reading.read_command, "`/papers read 2503.14881` — mark a paper read (an id or an arXiv link)",
-               takes_paper_ref=True, looks_up_arxiv=True),
+               takes_paper_ref=True, looks_up_arxiv=True, changes_state=True),
     Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
-               takes_paper_ref=True, also_a_search_word=True),
+               takes_paper_ref=True, also_a_search_word=True, changes_state=True),
     Subcommand("history", reading.history_command, "`/papers history` — what you've read, newest first"),
     Subcommand("search", search_command,
                "`/papers search topic models` — search for words that are also command names"),
     Subcommand("version", version_command, "`/papers version` — which papers-bot version is answering"),
     Subcommand("help", help_command, "`/papers help` — this message", aliases=("-h", "--help", "?")),
 )
-_BY_WORD = {word: entry for entry in SUBCOMMANDS for word in (entry.name, *entry.aliases)}
+BY_WORD = {word: entry for entry in SUBCOMMANDS for word in (entry.name, *entry.aliases)}
 
 
 def closest_subcommand(word: str) -> Subcommand | None:
@@ -101,7 +102,7 @@ def closest_subcommand(word: str) -> Subcommand | None:
     names = [entry.name for entry in SUBCOMMANDS if abs(len(entry.name) - len(word)) <= 1]
     cutoff = (len(word) - 1) / len(word) - 1e-9  # difflib compares with >=; allow for rounding
     close = get_close_matches(word, names, n=1, cutoff=cutoff)
-    return _BY_WORD[close[0]] if close else None
+    return BY_WORD[close[0]] if close else None
 
 
 def route(text: str) -> tuple[str, str]:
@@ -111,7 +112,7 @@ def route(text: str) -> tuple[str, str]:
     first, rest = word.lower(), rest.strip()
     if not first:
         return "help", ""
-    entry = _BY_WORD.get(first)
+    entry = BY_WORD.get(first)
     if entry is not None:
         if entry.also_a_search_word and rest and parse_arxiv_id(rest) is None:
             return "search", stripped
@@ -143,9 +144,9 @@ def papers_reply(services, command: dict, *, lookups: ArxivLookups | None = None
     name, args = route(unescape(command.get("text") or ""))
     if name == UNKNOWN:
         typed = args.lower().lstrip("/-")
-        suggestion = _BY_WORD.get(typed) or closest_subcommand(typed)
+        suggestion = BY_WORD.get(typed) or closest_subcommand(typed)
         return help_views.unknown_command_message(args, suggestion.name if suggestion else None)
-    entry = _BY_WORD[name]
+    entry = BY_WORD[name]
     if entry.looks_up_arxiv and lookups is not None and respond is not None:
         missing = needs_arxiv_lookup(services.store.session_factory, arxiv_id=args)
         if missing is not None:
