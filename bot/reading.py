@@ -8,7 +8,7 @@ message is ready to show; a database hiccup becomes `ReadingUnavailable`, never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -137,6 +137,17 @@ def _find_or_fetch(factory: sessionmaker[Session], arxiv_id: str, arxiv: ArxivSo
     return records[0]
 
 
+def needs_arxiv_lookup(factory: sessionmaker[Session], *, arxiv_id: str) -> str | None:
+    """The canonical id when `arxiv_id` (any form) names a paper not stored yet, so marking it read means
+    asking arXiv (slow, paced, one request at a time); None when it is stored or not an id at all."""
+    try:
+        arxiv_id = parse_paper_ref(arxiv_id)
+    except BadPaperRef:
+        return None
+    with _database("looking up a paper"), factory.begin() as session:
+        return None if paper_store.get_paper(session, arxiv_id) is not None else arxiv_id
+
+
 def mark_read(factory: sessionmaker[Session], *, team_id: str, user_id: str, arxiv_id: str, source: str,
               arxiv: ArxivSource | None = None, now: datetime | None = None) -> ReadOutcome:
     """Record that the user read the paper (any id form). A paper unknown locally is fetched from
@@ -198,20 +209,22 @@ def week_start(now: datetime, timezone: str = "UTC") -> datetime:
     return monday.astimezone(UTC)
 
 
-def home_summary(factory: sessionmaker[Session], *, team_id: str, user_id: str, timezone: str = "UTC",
-                 now: datetime | None = None) -> HomeSummary:
-    """What the App Home shows one user: counts, recent reads, recent digest papers they have not read."""
+def home_summary(factory: sessionmaker[Session], *, team_id: str, user_id: str, channels: Collection[str],
+                 timezone: str = "UTC", now: datetime | None = None) -> HomeSummary:
+    """What the App Home shows one user: counts, recent reads, and the recent digest papers they have not
+    read, from the digests of `channels` only (the conversations the user is a member of: a private
+    channel's papers are not shown to people outside it)."""
     now = now or datetime.now(UTC)
     posted_since = now - timedelta(days=HOME_DIGEST_DAYS)
     scope = {"team_id": team_id, "user_id": user_id}
+    digests = {"posted_since": posted_since, "channels": channels}
     with _database("building the home view"), factory.begin() as session:
         return HomeSummary(
             read_this_week=read_store.count_reads(session, **scope, since=week_start(now, timezone)),
             read_total=read_store.count_reads(session, **scope),
             recent_reads=read_store.history(session, **scope, limit=HOME_RECENT_READS),
-            unread_digest_papers=read_store.unread_digest_papers(
-                session, **scope, posted_since=posted_since, limit=HOME_DIGEST_PAPERS
-            ),
-            unread_digest_total=read_store.count_unread_digest_papers(session, **scope, posted_since=posted_since),
+            unread_digest_papers=read_store.unread_digest_papers(session, **scope, **digests,
+                                                                 limit=HOME_DIGEST_PAPERS),
+            unread_digest_total=read_store.count_unread_digest_papers(session, **scope, **digests),
             digest_days=HOME_DIGEST_DAYS,
         )

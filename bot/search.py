@@ -1,10 +1,11 @@
 """`/papers` search: parse the user's query (filters, phrases, exclusions, spelling variants) and run it.
 
-Parsing is pure: any text becomes a `ParsedQuery` or a `BadQuery` whose message is ready to show
-(plain text; renderers escape it). Words are split on anything that is not a letter or a digit, so
-`kv-cache`, `KV cache` and `kv_cache` are the same query, and the database's stemmer (porter on SQLite,
-english on PostgreSQL) makes `prune`/`pruning` and `quantized`/`quantization` meet. A small synonym
-table adds what stemming cannot: `kv` ↔ `key value`, `llm` ↔ `large language model`, ...
+Parsing is pure: any text (NFKC-folded first, so full-width `ｋｖ ｃａｃｈｅ` is `kv cache`) becomes a
+`ParsedQuery` or a `BadQuery` whose message is ready to show (plain text; renderers escape it). Words are
+split on anything that is not a letter or a digit, so `kv-cache`, `KV cache` and `kv_cache` are the same
+query, and the database's stemmer (porter on SQLite, english on PostgreSQL) makes `prune`/`pruning` and
+`quantized`/`quantization` meet. A small synonym table adds what stemming cannot: `kv` ↔ `key value`,
+`llm` ↔ `large language model`, ...
 
 The SQL lives in `db.fts`; this module only ever hands it words, never raw text.
 """
@@ -171,9 +172,12 @@ def _clean(text: object) -> str:
     """The query text checked and normalised (quotes, whitespace), or BadQuery."""
     if not isinstance(text, str):
         raise BadQuery("Type some words to search for.")
-    if len(text) > MAX_QUERY_CHARS:
+    # NFKC folds what other keyboards and fonts type into the plain forms the index holds: full-width
+    # `ｋｖ ｃａｃｈｅ`, `ＫＶ－ｃａｃｈｅ`, ligatures (`ﬁ`), superscripts. It can lengthen text, so both lengths count.
+    folded = unicodedata.normalize("NFKC", text) if len(text) <= MAX_QUERY_CHARS else text
+    if max(len(text), len(folded)) > MAX_QUERY_CHARS:
         raise BadQuery(f"That query is {len(text)} characters long; please keep it under {MAX_QUERY_CHARS}.")
-    text = _check_characters(text).translate(_QUOTES)
+    text = _check_characters(folded).translate(_QUOTES)
     if _MENTION.search(text):
         raise BadQuery("Mentions (like @channel or @someone) can't be searched; use words from the paper.")
     text = " ".join(text.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, exists, func, select
@@ -67,24 +68,25 @@ def count_reads(session: Session, *, team_id: str, user_id: str, since: datetime
     return session.scalar(stmt) or 0
 
 
-def _unread_posted_items(*, team_id: str, user_id: str, posted_since: datetime):
+def _unread_posted_items(*, team_id: str, user_id: str, posted_since: datetime, channels: Collection[str]):
     already_read = exists().where(
         Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == DigestItem.arxiv_id
     )
     return (
         DigestItem.posted_at.is_not(None),
         DigestItem.posted_at >= posted_since,
+        DigestItem.channel.in_(sorted(channels)),
         ~already_read,
     )
 
 
 def unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted_since: datetime,
-                         limit: int) -> list[DigestPaper]:
-    """Papers posted in digests since `posted_since` that the user has not read, newest post first.
-
-    A paper posted in two channels appears once, at its latest post.
+                         channels: Collection[str], limit: int) -> list[DigestPaper]:
+    """Papers posted in digests in `channels` since `posted_since` that the user has not read, newest post
+    first. A paper posted in two channels appears once, at its latest post.
     """
-    conditions = _unread_posted_items(team_id=team_id, user_id=user_id, posted_since=posted_since)
+    conditions = _unread_posted_items(team_id=team_id, user_id=user_id, posted_since=posted_since,
+                                      channels=channels)
     last_posted = func.max(DigestItem.posted_at).label("last_posted")
     latest = (
         select(DigestItem.arxiv_id, last_posted, func.min(DigestItem.position).label("position"))
@@ -101,8 +103,10 @@ def unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted
     return [DigestPaper(paper=to_record(paper), posted_at=_aware(posted)) for paper, posted in rows]
 
 
-def count_unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted_since: datetime) -> int:
-    conditions = _unread_posted_items(team_id=team_id, user_id=user_id, posted_since=posted_since)
+def count_unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted_since: datetime,
+                               channels: Collection[str]) -> int:
+    conditions = _unread_posted_items(team_id=team_id, user_id=user_id, posted_since=posted_since,
+                                      channels=channels)
     stmt = (
         select(func.count(func.distinct(DigestItem.arxiv_id)))
         .select_from(DigestItem)

@@ -9,20 +9,26 @@ from __future__ import annotations
 from slack_bolt import BoltResponse
 
 from handlers import actions, commands, events
+from handlers.arxiv_lookups import ArxivLookups
+from handlers.replays import SkipReplays
 
 
-def register(app, services) -> None:
+def register(app, services, lookups: ArxivLookups) -> None:
     app.middleware(skip_slack_retries)
-    commands.register(app, services)
+    app.middleware(SkipReplays())
+    commands.register(app, services, lookups)
     actions.register(app, services)
     events.register(app, services)
 
 
 def skip_slack_retries(req, resp, next):  # noqa: A002 - Bolt passes `next` by name
-    """Slack re-sends an event it thinks timed out (X-Slack-Retry-Num); the first delivery already ran.
+    """Slack re-sends an event it thinks timed out (X-Slack-Retry-Num 1, 2, 3); the first delivery already ran.
 
-    Bolt's signature check runs before this middleware, so a forged retry is still refused.
+    In Socket Mode slack_bolt copies each envelope's `retry_attempt` into that header, and a first delivery
+    carries `retry_attempt: 0`: 0 (or no header) runs. Bolt's signature check runs before this middleware,
+    so a forged retry is still refused.
     """
-    if req.headers.get("x-slack-retry-num"):
+    retry = (req.headers.get("x-slack-retry-num") or ["0"])[0].strip()
+    if retry not in ("", "0"):
         return BoltResponse(status=200, body="")
     return next()

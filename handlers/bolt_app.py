@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 import handlers
+from handlers.arxiv_lookups import ArxivLookups
 from handlers.web_client import build_web_client
+
+# Lazy listeners (every search, click and App Home after its ack) run on this many threads; Bolt's
+# default is 5. README "Load": ~75 requests/s at concurrency 20 with replies of ~250-450 ms means about
+# 20-30 in flight at the peak; 16 keeps all but the burst's tail from queueing, while the searches,
+# CPU-bound on 2 cores, would gain nothing from more. Work that waits on arXiv has its own pool
+# (handlers.arxiv_lookups), so a stall there never takes these threads.
+LISTENER_THREADS = 16
 
 
 class SlackUnavailable(Exception):
@@ -29,6 +39,7 @@ def build_bolt_app(services) -> App:
             # auth.test once, here at start-up: left to the first request, it (and its retries) would eat
             # that request's 3 s, and a bad token would only show when a user types /papers.
             token_verification_enabled=True,
+            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"),
         )
     except (BoltError, SlackApiError) as err:
         # Bolt wraps auth.test's SlackApiError in a BoltError; the error code is on the original.
@@ -38,5 +49,5 @@ def build_bolt_app(services) -> App:
                                ) from None
     except OSError as err:
         raise SlackUnavailable(f"cannot reach Slack's Web API at SLACK_API_URL ({type(err).__name__})") from None
-    handlers.register(app, services)
+    handlers.register(app, services, ArxivLookups())
     return app

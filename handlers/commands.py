@@ -32,11 +32,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot import search
 from bot.arxiv_ids import find_arxiv_id, parse_arxiv_id
+from bot.reading import needs_arxiv_lookup
 from bot.render_blocks import help as help_views
 from bot.render_blocks import search as views
 from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
 from bot.render_blocks.mrkdwn import unescape
+from bot.render_blocks.reading import fetching_message, lookups_busy_message
 from handlers import reading, topic
+from handlers.arxiv_lookups import ArxivLookups
 from handlers.common import Click, ack_now, user_text_on_failure, who
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,10 @@ class Subcommand:
     takes_paper_ref: bool = False  # its argument is an arXiv id or link
     also_a_search_word: bool = False  # followed by anything but a paper ref, the whole text is a search
     aliases: tuple[str, ...] = ()
+    # It may wait on arXiv (a paper not stored yet): then it runs on the lookup pool, off the one that
+    # answers searches, and the user is told at once that the paper is being fetched.
+    looks_up_arxiv: bool = False
+    changes_state: bool = False  # it records or edits something: a replay of the same request is dropped
 
 
 def help_command(services, command: dict, args: str) -> dict:
@@ -70,18 +77,18 @@ def version_command(services, command: dict, args: str) -> dict:
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic"),
+    Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic", changes_state=True),
     Subcommand("read", reading.read_command, "`/papers read 2503.14881` — mark a paper read (an id or an arXiv link)",
-               takes_paper_ref=True),
+               takes_paper_ref=True, looks_up_arxiv=True, changes_state=True),
     Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
-               takes_paper_ref=True, also_a_search_word=True),
+               takes_paper_ref=True, also_a_search_word=True, changes_state=True),
     Subcommand("history", reading.history_command, "`/papers history` — what you've read, newest first"),
     Subcommand("search", search_command,
                "`/papers search topic models` — search for words that are also command names"),
     Subcommand("version", version_command, "`/papers version` — which papers-bot version is answering"),
     Subcommand("help", help_command, "`/papers help` — this message", aliases=("-h", "--help", "?")),
 )
-_BY_WORD = {word: entry for entry in SUBCOMMANDS for word in (entry.name, *entry.aliases)}
+BY_WORD = {word: entry for entry in SUBCOMMANDS for word in (entry.name, *entry.aliases)}
 
 
 def closest_subcommand(word: str) -> Subcommand | None:
@@ -95,7 +102,7 @@ def closest_subcommand(word: str) -> Subcommand | None:
     names = [entry.name for entry in SUBCOMMANDS if abs(len(entry.name) - len(word)) <= 1]
     cutoff = (len(word) - 1) / len(word) - 1e-9  # difflib compares with >=; allow for rounding
     close = get_close_matches(word, names, n=1, cutoff=cutoff)
-    return _BY_WORD[close[0]] if close else None
+    return BY_WORD[close[0]] if close else None
 
 
 def route(text: str) -> tuple[str, str]:
@@ -105,7 +112,7 @@ def route(text: str) -> tuple[str, str]:
     first, rest = word.lower(), rest.strip()
     if not first:
         return "help", ""
-    entry = _BY_WORD.get(first)
+    entry = BY_WORD.get(first)
     if entry is not None:
         if entry.also_a_search_word and rest and parse_arxiv_id(rest) is None:
             return "search", stripped
@@ -129,16 +136,27 @@ def search_reply(services, *, query: str, offset: int, reader: dict[str, str]) -
 
 
 @user_text_on_failure
-def papers_reply(services, command: dict) -> dict:
-    """The reply to one `/papers` command, as keyword arguments for `respond`."""
+def papers_reply(services, command: dict, *, lookups: ArxivLookups | None = None, respond=None) -> dict:
+    """The reply to one `/papers` command, as keyword arguments for `respond`. With `lookups` and `respond`,
+    a subcommand that must wait on arXiv answers "fetching…" now and `respond`s again when it is done."""
     # Slack sends `&`, `<` and `>` typed by the user as `&amp;`, `&lt;`, `&gt;`: route and store what was
     # typed (`R&D`, not `R&amp;D`); every reply escapes it again.
     name, args = route(unescape(command.get("text") or ""))
     if name == UNKNOWN:
         typed = args.lower().lstrip("/-")
-        suggestion = _BY_WORD.get(typed) or closest_subcommand(typed)
+        suggestion = BY_WORD.get(typed) or closest_subcommand(typed)
         return help_views.unknown_command_message(args, suggestion.name if suggestion else None)
-    return _BY_WORD[name].handler(services, command, args)
+    entry = BY_WORD[name]
+    if entry.looks_up_arxiv and lookups is not None and respond is not None:
+        missing = needs_arxiv_lookup(services.store.session_factory, arxiv_id=args)
+        if missing is not None:
+            later = partial(_respond_with, respond, entry.handler, services, command, args)
+            return fetching_message(missing) if lookups.submit(later) else lookups_busy_message()
+    return entry.handler(services, command, args)
+
+
+def _respond_with(respond, handler, services, command: dict, args: str) -> None:
+    respond(**handler(services, command, args))
 
 
 @user_text_on_failure
@@ -180,8 +198,8 @@ def share(services, body: dict, client) -> dict | None:
 # -- listeners: module-level, given the services by `register` -------------------------------------------
 
 
-def answer_papers(services, command: dict, respond) -> None:
-    respond(**papers_reply(services, command))
+def answer_papers(services, lookups: ArxivLookups, command: dict, respond) -> None:
+    respond(**papers_reply(services, command, lookups=lookups, respond=respond))
 
 
 def show_more(services, body: dict, respond) -> None:
@@ -194,7 +212,7 @@ def share_result(services, body: dict, client, respond) -> None:
         respond(**{**note, "replace_original": False})
 
 
-def register(app, services) -> None:
-    app.command("/papers")(ack=ack_now, lazy=[partial(answer_papers, services)])
+def register(app, services, lookups: ArxivLookups) -> None:
+    app.command("/papers")(ack=ack_now, lazy=[partial(answer_papers, services, lookups)])
     app.action(SEARCH_MORE)(ack=ack_now, lazy=[partial(show_more, services)])
     app.action(SEARCH_SHARE)(ack=ack_now, lazy=[partial(share_result, services)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from slack_sdk.errors import SlackApiError
+
 from bot import reading
 from bot.render_blocks import reading as views
 from handlers.common import ack_now
@@ -12,11 +14,31 @@ from handlers.common import ack_now
 log = logging.getLogger(__name__)
 
 
+# Digests go to channels; a user's DMs and group DMs hold none (and would need more scopes to list).
+MEMBER_CHANNEL_TYPES = "public_channel,private_channel"
+MEMBERSHIP_PAGE = 200
+
+
+def member_channels(client, user_id: str) -> frozenset[str]:
+    """The channels the user is a member of (users.conversations, every page). When Slack will not say
+    (a missing scope, an outage), none: the Home then shows no digest papers rather than another
+    channel's."""
+    channels: set[str] = set()
+    try:
+        for page in client.users_conversations(user=user_id, types=MEMBER_CHANNEL_TYPES, limit=MEMBERSHIP_PAGE):
+            channels.update(channel["id"] for channel in page.get("channels") or [])
+    except SlackApiError as err:
+        log.warning("cannot list the channels of %s (%s): their App Home shows no digest papers", user_id,
+                    err.response.get("error") if err.response is not None else "no answer")
+        return frozenset()
+    return frozenset(channels)
+
+
 def publish_home(services, client, *, team_id: str, user_id: str) -> None:
     """Build the user's home summary and publish it; views.publish replaces the whole tab."""
     summary = reading.home_summary(
         services.store.session_factory, team_id=team_id, user_id=user_id,
-        timezone=services.settings.digest_timezone,
+        channels=member_channels(client, user_id), timezone=services.settings.digest_timezone,
     )
     client.views_publish(user_id=user_id, view=views.home_view(summary))
 

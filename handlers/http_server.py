@@ -1,45 +1,94 @@
 """The HTTP side: the WSGI routes (POST /slack/events to Bolt, GET /healthz) and the waitress server.
 
-`/healthz` reports what the `health` callable passed in says (the composition root checks the database),
-so nothing here touches storage.
+The edge refuses what Bolt would choke on before it runs: a content type Slack never sends (415), signature
+headers that cannot be a signature (401: Bolt's check raises on a non-numeric timestamp), and a body that
+is not the JSON or form it claims to be (400: Bolt parses the body before it checks the signature). Each
+refusal is one log line, never a traceback. `/healthz` reports what the `health` callable passed in says
+(the composition root checks the database), so nothing here touches storage.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+log = logging.getLogger(__name__)
+
 SLACK_CONTENT_TYPES = ("application/x-www-form-urlencoded", "application/json")
 MAX_REQUEST_BODY_BYTES = 1_048_576  # Slack's payloads are far smaller; anything bigger is refused (413).
+# Unix seconds (10 digits until 2286) and Slack's `v0=` HMAC-SHA256 in hex.
+_TIMESTAMP = re.compile(r"\d{1,12}", re.ASCII)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
 
 
-def _answer(start_response, status: str, payload: bytes, content_type: str) -> list[bytes]:
+def _answer(start_response, status: str, payload: bytes, content_type: str = "text/plain") -> list[bytes]:
     start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
     return [payload]
 
 
-def build_wsgi_app(bolt_app, *, health: Callable[[], tuple[bool, str]]):
+def _signature_headers_problem(environ) -> str | None:
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return f"bad X-Slack-Request-Timestamp ({len(timestamp)} characters)"
+    if not _SIGNATURE.fullmatch(signature):
+        return f"bad X-Slack-Signature ({len(signature)} characters)"
+    return None
+
+
+class SlackWsgiApp:
     """POST /slack/events goes to Bolt; GET /healthz answers `health()` = (ok, the database's state);
     anything else is 404."""
-    slack = SlackRequestHandler(bolt_app, path="/slack/events")
 
-    def wsgi_app(environ, start_response):
+    def __init__(self, bolt_app, *, health: Callable[[], tuple[bool, str]]):
+        self.slack = SlackRequestHandler(bolt_app, path="/slack/events")
+        self.health = health
+
+    def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
-            ok, database = health()
+            ok, database = self.health()
             body = json.dumps({"ok": ok, "database": database}).encode()
             return _answer(start_response, "200 OK" if ok else "503 Service Unavailable", body, "application/json")
         if environ.get("REQUEST_METHOD") == "POST" and path == "/slack/events":
-            content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
-            if content_type not in SLACK_CONTENT_TYPES:
-                # Bolt would guess the format from the body; refuse before anything runs.
-                return _answer(start_response, "415 Unsupported Media Type", b"unsupported content type", "text/plain")
-        return slack(environ, start_response)
+            return self.slack_event(environ, start_response)
+        return self.slack(environ, start_response)
 
-    return wsgi_app
+    def slack_event(self, environ, start_response):
+        content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+        if content_type not in SLACK_CONTENT_TYPES:
+            # Bolt would guess the format from the body; refuse before anything runs.
+            return _answer(start_response, "415 Unsupported Media Type", b"unsupported content type")
+        problem = _signature_headers_problem(environ)
+        if problem:
+            log.warning("refused a request to /slack/events (401): %s", problem)
+            return _answer(start_response, "401 Unauthorized", b"invalid request signature")
+        try:
+            return self.slack(environ, start_response)
+        except ValueError as err:  # the body is not the JSON or form it claims (JSONDecodeError, UnicodeDecodeError)
+            log.warning("refused a request to /slack/events (400): unreadable %s body (%s)", content_type,
+                        type(err).__name__)
+            return _answer(start_response, "400 Bad Request", b"unreadable request body")
+
+
+def build_wsgi_app(bolt_app, *, health: Callable[[], tuple[bool, str]]) -> SlackWsgiApp:
+    return SlackWsgiApp(bolt_app, health=health)
+
+
+# Sized for Slack: small requests sent whole, each answered in milliseconds (the work runs after the ack
+# on Bolt's listener pool), so few threads serve many requests, and a connection that has said nothing
+# for a few seconds is not Slack. waitress's defaults (100 connections, idle ones reaped after 30-60 s)
+# let ~100 idle sockets hold every genuine request past Slack's 3 s. README "Production" says what to
+# put in front (a reverse proxy with its own timeouts), which also absorbs slow-trickling clients.
+HTTP_THREADS = 16
+CONNECTION_LIMIT = 1000  # above select()'s 1,024 descriptors only with poll(), hence asyncore_use_poll
+IDLE_TIMEOUT_SECONDS = 10  # an idle connection (or a request cut short) is closed after this ...
+IDLE_CHECK_SECONDS = 2  # ... checked this often
 
 
 def make_http_server(wsgi_app, *, host: str, port: int):
@@ -48,8 +97,11 @@ def make_http_server(wsgi_app, *, host: str, port: int):
         wsgi_app,
         host=host,
         port=port,
-        threads=16,
+        threads=HTTP_THREADS,
+        connection_limit=CONNECTION_LIMIT,
+        asyncore_use_poll=True,
+        channel_timeout=IDLE_TIMEOUT_SECONDS,
+        cleanup_interval=IDLE_CHECK_SECONDS,
         max_request_body_size=MAX_REQUEST_BODY_BYTES,
-        channel_timeout=30,
         ident="papers-bot",
     )

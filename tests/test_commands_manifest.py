@@ -31,3 +31,9 @@ def test_buttons_and_home_tab_are_enabled_and_http_mode_is_the_default():
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     assert MANIFEST["settings"]["socket_mode_enabled"] is False
     assert {"commands", "chat:write"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])
+
+
+def test_the_app_home_can_list_the_channels_a_user_is_in():
+    # users.conversations of public and private channels (handlers/events.member_channels)
+    assert "users_conversations" in HANDLER_SOURCES
+    assert {"channels:read", "groups:read"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])

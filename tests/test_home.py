@@ -35,8 +35,10 @@ def post_digest(store, *, channel: str, arxiv_ids: list[str], posted_at: datetim
 
 
 @pytest.fixture
-def server(slack_server, store):
+def server(slack_server, store, fake_slack):
     ingest_feed_file(store.session_factory, SEED_FEED)
+    # What users.conversations answers: the channels each user is a member of.
+    fake_slack.user_channels = {"U0ALICE": ["C0DIGEST", "C0OTHER", "C0PLANNED"], "U0BOB": ["C0DIGEST"]}
     return slack_server
 
 
@@ -160,3 +162,30 @@ def test_unread_in_the_home_removes_the_read_and_refreshes_the_view(server, stor
     refreshed = json.loads(refreshed) if isinstance(refreshed, str) else refreshed
     assert buttons(refreshed, MARK_UNREAD) == [] and buttons(refreshed, MARK_READ) == ["2503.15465"]
     assert "*0* read this week · *0* read in total" in as_text(refreshed)
+
+
+def test_home_lists_only_digest_papers_from_channels_the_user_is_in(server, store, fake_slack):
+    post_digest(store, channel="C0DIGEST", arxiv_ids=["2503.15465"], posted_at=NOW - timedelta(hours=3))
+    post_digest(store, channel="C0SECRET", arxiv_ids=["2503.15436", "2503.15271"], posted_at=NOW - timedelta(hours=1))
+    fake_slack.user_channels = {"U0ALICE": ["C0DIGEST"], "U0CAROL": ["C0DIGEST", "C0SECRET"]}
+
+    alice = open_home(server, fake_slack, user_id="U0ALICE")
+    assert buttons(alice, MARK_READ) == ["2503.15465"]
+    assert "2503.15436" not in as_text(alice) and "not read yet* (1)" in as_text(alice)
+    carol = open_home(server, fake_slack, user_id="U0CAROL", count=2)
+    assert buttons(carol, MARK_READ) == ["2503.15436", "2503.15271", "2503.15465"]
+    asked = [c.args for c in fake_slack.calls_to("users.conversations")]
+    assert [a["user"] for a in asked] == ["U0ALICE", "U0CAROL"]
+    assert all(a["types"] == "public_channel,private_channel" for a in asked)
+
+    # A user in no digest channel sees no digest papers, and so does everyone when Slack won't say.
+    assert buttons(open_home(server, fake_slack, user_id="U0DAVE", count=3), MARK_READ) == []
+    fake_slack.faults["users.conversations"] = ["missing_scope"]
+    assert buttons(open_home(server, fake_slack, user_id="U0CAROL", count=4), MARK_READ) == []
+
+
+def test_membership_is_read_across_pages(server, store, fake_slack):
+    post_digest(store, channel="C0250", arxiv_ids=["2503.15465"], posted_at=NOW - timedelta(hours=1))
+    fake_slack.user_channels = {"U0ALICE": [f"C0{n:03d}" for n in range(260)]}  # two pages of 200
+    assert buttons(open_home(server, fake_slack), MARK_READ) == ["2503.15465"]
+    assert len(fake_slack.calls_to("users.conversations")) == 2

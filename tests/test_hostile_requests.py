@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from bot import reading
 from bot.ingest import ingest_feed_file
-from bot.render_blocks.common import MARK_READ
+from bot.render_blocks.common import MARK_READ, SEARCH_SHARE
+from handlers.replays import WINDOW_SECONDS, SkipReplays
 from tests.conftest import SEED_FEED
 from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import block_actions_body, signed_headers, slash_command_body
@@ -119,3 +120,92 @@ def test_any_command_text_through_the_server_is_acked_and_answered_without_live_
     assert reply.get("response_type") == "ephemeral" and reply["text"]
     assert "something went wrong" not in reply["text"]
     assert fake_slack.live_markup() == []
+
+
+# -- odd signature headers and bodies: a 4xx and one log line, never a 500 or a traceback ------------------
+
+_NOW = str(int(time.time()))
+_FORGED = "v0=" + "0" * 64
+ODD_REQUESTS = {
+    "timestamp-abc": ({"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": _FORGED}, "{}", "json", 401),
+    "timestamp-400-digits": ({"X-Slack-Request-Timestamp": "9" * 400, "X-Slack-Signature": _FORGED}, "{}", "json",
+                             401),
+    "signature-not-hex": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": "v0=zz"}, "{}", "json", 401),
+    "form-payload-not-json": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": _FORGED}, "payload=not{json",
+                              "form", 400),
+    "json-body-broken": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": _FORGED}, "{bad", "json", 400),
+    "unsigned-json-broken": ({}, "{bad", "json", 401),
+    "body-not-utf8": ({"X-Slack-Request-Timestamp": _NOW, "X-Slack-Signature": _FORGED}, b"payload=\xff\xfe{", "form",
+                      400),
+}
+_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("name", list(ODD_REQUESTS))
+def test_odd_headers_or_body_get_a_4xx_and_one_log_line_without_a_traceback(server, fake_slack, caplog, name):
+    headers, body, kind, expected = ODD_REQUESTS[name]
+    caplog.clear()
+    data = body if isinstance(body, bytes) else body.encode()
+    response = requests.post(f"{server}/slack/events", data=data, timeout=10,
+                             headers={**headers, "Content-Type": _TYPES[kind]})
+    assert response.status_code == expected, response.text[:200]
+    assert "Traceback" not in response.text and len(response.text) < 200
+    assert [r for r in caplog.records if r.exc_info or r.levelname in ("ERROR", "CRITICAL")] == []
+    refusals = [r for r in caplog.records if "refused a request" in r.getMessage()]
+    assert len(refusals) == 1 and "\n" not in refusals[0].getMessage()
+    # Signed the same way, the body is still refused: only Slack's own JSON or form gets through.
+    if expected == 400:
+        signed = requests.post(f"{server}/slack/events", data=data, timeout=10,
+                               headers=signed_headers(data.decode("utf-8", "replace"), content_type=_TYPES[kind]))
+        assert signed.status_code in (400, 401)
+    assert fake_slack.calls_to("response_url", ok=None) == []
+
+
+# -- a signed request replayed within Slack's 5 minutes changes nothing twice -------------------------------
+
+
+def _send(server, data: bytes, headers: dict) -> None:
+    assert requests.post(f"{server}/slack/events", data=data, headers=headers, timeout=10).status_code == 200
+
+
+def test_a_replayed_share_click_posts_once(server, fake_slack):
+    action = {"type": "button", "action_id": SEARCH_SHARE, "value": "2503.14881", "block_id": "b1",
+              "text": {"type": "plain_text", "text": "Share"}}
+    body = block_actions_body(action, response_url=fake_slack.response_url("share"))
+    data, headers = body.encode(), signed_headers(body)
+    _send(server, data, headers)
+    assert len(fake_slack.wait_for("chat.postMessage", 1)) == 1
+    _send(server, data, headers)  # the same bytes, the same signature, a few seconds later
+    assert len(fake_slack.wait_for("chat.postMessage", 2, timeout=1.5)) == 1
+
+
+def test_a_replayed_read_after_an_unread_does_not_read_it_again(server, store, fake_slack):
+    read = slash_command_body("read 2503.14881", response_url=fake_slack.response_url("read"))
+    read_data, read_headers = read.encode(), signed_headers(read)
+    _send(server, read_data, read_headers)
+    fake_slack.wait_for("response_url", 1)
+    unread = slash_command_body("unread 2503.14881", response_url=fake_slack.response_url("unread"))
+    _send(server, unread.encode(), signed_headers(unread))
+    fake_slack.wait_for("response_url", 2)
+    assert reading.history(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE").reads == []
+
+    _send(server, read_data, read_headers)  # replayed
+    assert len(fake_slack.wait_for("response_url", 3, timeout=1.5)) == 2
+    assert reading.history(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE").reads == []
+    # Another user's genuine read of the same paper still runs.
+    bob = slash_command_body("read 2503.14881", user_id="U0BOB", response_url=fake_slack.response_url("bob"))
+    _send(server, bob.encode(), signed_headers(bob))
+    assert len(fake_slack.wait_for("response_url", 3)) == 3
+
+
+def test_a_request_is_remembered_for_the_signature_window_and_then_forgotten():
+    now = [1000.0]
+    replays = SkipReplays(clock=lambda: now[0])
+    key = ("T0TEAM", "U0ALICE", MARK_READ, "digest-of-the-body")
+    assert not replays.seen_before(key)
+    assert replays.seen_before(key)
+    assert not replays.seen_before(("T0TEAM", "U0BOB", MARK_READ, "digest-of-the-body"))
+    now[0] += WINDOW_SECONDS - 1
+    assert replays.seen_before(key)
+    now[0] += 2  # past Slack's window Bolt refuses the request anyway (test_server): it may be forgotten
+    assert not replays.seen_before(key)

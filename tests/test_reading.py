@@ -14,6 +14,8 @@ from bot import reading
 from bot.app import Services
 from bot.ingest import ingest_feed_file, ingest_records
 from db.records import PaperRecord
+from handlers.arxiv_lookups import ArxivLookups
+from handlers.commands import papers_reply
 from handlers.reading import history_command, read_command, unread_command
 from tests.conftest import SEED_FEED
 
@@ -220,3 +222,26 @@ def test_concurrent_reads_from_separate_connections_make_one_row(seeded):
     assert sum(o.newly_read for o in outcomes) == 1
     assert len({o.read_at for o in outcomes}) == 1
     assert len(reads_of(seeded)) == 1
+
+
+def test_a_read_that_waits_on_arxiv_answers_now_and_again_when_done_or_asks_to_wait_when_the_queue_is_full(
+        services, fake_arxiv):
+    later = []
+    done = threading.Event()
+
+    def respond(**reply):
+        later.append(reply)
+        done.set()
+
+    lookups = ArxivLookups()
+    stored = papers_reply(services, {**command(), "text": "read 2503.14881"}, lookups=lookups, respond=respond)
+    assert "Marked read" in stored["text"] and later == []  # a stored paper needs no lookup
+    now = papers_reply(services, {**command(), "text": "read arXiv:2501.00001"}, lookups=lookups, respond=respond)
+    assert "fetching it from arXiv" in now["text"] and "`2501.00001`" in now["text"]
+    assert done.wait(10) and "no paper `2501.00001`" in later[0]["text"]
+    lookups.shutdown()
+
+    full = ArxivLookups(max_pending=0)
+    busy = papers_reply(services, {**command(), "text": "read 2501.00002"}, lookups=full, respond=respond)
+    assert "try again in a few minutes" in busy["text"] and len(later) == 1
+    assert len(fake_arxiv.requests) == 1

@@ -271,3 +271,10 @@ def test_hostile_queries_leave_the_papers_table_alone(seeded):
 def test_find_paper_for_sharing(seeded):
     assert find_paper(seeded.session_factory, arxiv_id="2503.14881").title.startswith("Exploring the Limits")
     assert find_paper(seeded.session_factory, arxiv_id="2599.99999") is None
+
+
+def test_full_width_and_compatibility_characters_search_as_their_plain_forms(seeded):
+    assert parse_query("ｋｖ ｃａｃｈｅ").clauses == parse_query("kv cache").clauses
+    assert search(seeded, "ｋｖ ｃａｃｈｅ").total == search(seeded, "kv cache").total == 9
+    assert search(seeded, "ＫＶ－ｃａｃｈｅ ｃａｔ：ｃｓ.ＬＧ").total == 9  # full-width hyphen and colon too
+    assert parse_query("ﬁne-tuning").clauses == parse_query("fine-tuning").clauses  # the ﬁ ligature

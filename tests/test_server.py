@@ -1,11 +1,13 @@
 """The HTTP server: health check, Bolt's signature verification, body limits."""
 
 import json
+import socket
 import time
+from urllib.parse import urlparse
 
 import requests
 
-from tests.slack_requests import event_body, post
+from tests.slack_requests import event_body, post, signed_headers, slash_command_body
 
 
 def test_healthz_checks_the_database(slack_server):
@@ -47,3 +49,29 @@ def test_body_over_one_megabyte_is_refused(slack_server):
 
 def test_unknown_path_is_404(slack_server):
     assert requests.get(f"{slack_server}/nope", timeout=5).status_code == 404
+
+
+def test_a_request_acks_fast_while_110_idle_connections_are_held_open(slack_server, fake_slack):
+    address = (urlparse(slack_server).hostname, urlparse(slack_server).port)
+    idle = []
+    try:
+        for n in range(110):
+            sock = socket.create_connection(address, timeout=5)
+            if n % 2:  # half of them half-way through a request line, the rest silent
+                sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
+            idle.append(sock)
+        time.sleep(0.2)  # let the server accept what it will
+        body = slash_command_body("help", response_url=fake_slack.response_url("idle"))
+        started = time.monotonic()
+        try:
+            response = requests.post(f"{slack_server}/slack/events", data=body.encode(), headers=signed_headers(body),
+                                     timeout=5)
+        except requests.RequestException as err:
+            raise AssertionError(f"no ack within 5 s while 110 connections were idle ({type(err).__name__})") from None
+        took = time.monotonic() - started
+        assert response.status_code == 200
+        assert took < 1.5, f"ack took {took:.2f} s"
+        assert fake_slack.wait_for("response_url", 1, timeout=10)
+    finally:
+        for sock in idle:
+            sock.close()

@@ -49,6 +49,16 @@ def read_confirmation(outcome: ReadOutcome) -> dict:
     return {"response_type": "ephemeral", "text": escape(fallback), "blocks": [section(head, accessory=undo)]}
 
 
+def fetching_message(arxiv_id: str) -> dict:
+    """The at-once answer to `/papers read` of a paper not stored yet; the outcome follows when arXiv answers."""
+    return message(f"`{escape(arxiv_id)}` is not stored here yet: fetching it from arXiv… "
+                   "I'll tell you here when it is marked read.")
+
+
+def lookups_busy_message() -> dict:
+    return message("Too many papers are being fetched from arXiv just now; please try again in a few minutes.")
+
+
 def unread_confirmation(outcome: UnreadOutcome) -> dict:
     label = title_link(outcome.paper) if outcome.paper else f"`{escape(outcome.arxiv_id)}`"
     if outcome.paper is None and not outcome.was_read:

@@ -267,6 +267,12 @@ class FakeSlack(LoopbackServer):
             if error:
                 return 200, {"ok": False, "error": error}, {}
             return 200, {"ok": True, "view": {"id": "V1", **view}}, {}
+        if method == "users.conversations":  # tests set `user_channels`: user id -> the channel ids they are in
+            channels = (getattr(self, "user_channels", None) or {}).get(args.get("user")) or []
+            start, size = int(args.get("cursor") or 0), int(args.get("limit") or 100)
+            following = str(start + size) if start + size < len(channels) else ""
+            return 200, {"ok": True, "channels": [{"id": c} for c in channels[start : start + size]],
+                         "response_metadata": {"next_cursor": following}}, {}
         if method == "conversations.info":
             return 200, {"ok": True, "channel": {"id": args.get("channel"), "name": "papers"}}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
