@@ -32,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import search
 from bot.arxiv_ids import find_arxiv_id, parse_arxiv_id
+from bot.reading import look_up_paper
 from bot.render_blocks import help as help_views
 from bot.render_blocks import search as views
 from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
@@ -70,7 +71,8 @@ def version_command(services, command: dict, args: str) -> dict:
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic"),
+    Subcommand("topic", topic.topic_command,
+               "`/papers topic` — this channel's digest topic; `/papers topic set sparse, KV cache` changes it"),
     Subcommand("read", reading.read_command, "`/papers read 2503.14881` — mark a paper read (an id or an arXiv link)",
                takes_paper_ref=True),
     Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
@@ -119,6 +121,10 @@ def route(text: str) -> tuple[str, str]:
 
 
 def search_reply(services, *, query: str, offset: int, reader: dict[str, str]) -> dict:
+    """A page of results; an arXiv id or link alone shows that paper (fetched from arXiv when not stored)."""
+    if parse_arxiv_id(query) is not None:
+        paper, read = look_up_paper(services.store.session_factory, ref=query, arxiv=services.arxiv, **reader)
+        return views.paper_result_message(paper, read=read, query_text=query)
     page = search.run_search(services.store.session_factory, query=query, limit=views.PAGE_SIZE, offset=offset,
                              **reader)
     if page.total == 0:
