@@ -148,6 +148,19 @@ def needs_arxiv_lookup(factory: sessionmaker[Session], *, arxiv_id: str) -> str 
         return None if paper_store.get_paper(session, arxiv_id) is not None else arxiv_id
 
 
+def look_up_paper(factory: sessionmaker[Session], *, ref: str, team_id: str | None, user_id: str | None,
+                  arxiv: ArxivSource | None = None) -> tuple[PaperRecord, bool]:
+    """A paper by any id form (`2503.14881`, `arXiv:…v2`, an arxiv.org link, `hep-th/9901001`), fetched from
+    `arxiv` when it is not stored, and whether this user has read it."""
+    arxiv_id = parse_paper_ref(ref)
+    paper = _find_or_fetch(factory, arxiv_id, arxiv)
+    if not (team_id and user_id):
+        return paper, False
+    with _database("looking up a read"), factory.begin() as session:
+        read = read_store.get_read(session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id)
+    return paper, read is not None
+
+
 def mark_read(factory: sessionmaker[Session], *, team_id: str, user_id: str, arxiv_id: str, source: str,
               arxiv: ArxivSource | None = None, now: datetime | None = None) -> ReadOutcome:
     """Record that the user read the paper (any id form). A paper unknown locally is fetched from

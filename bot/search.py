@@ -192,6 +192,7 @@ class _Terms:
 
     free: list[str] = field(default_factory=list)
     phrases: list[Phrase] = field(default_factory=list)
+    hyphenated: list[Phrase] = field(default_factory=list)  # `low-bit`: its words together, never far apart
     excluded: list[Phrase] = field(default_factory=list)
     authors: list[Phrase] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
@@ -237,8 +238,27 @@ class _Terms:
                 self.excluded.append(words)
             elif quoted:
                 self.phrases.append(words)
+            elif len(words) > 1 and _HYPHENATED.search(value):
+                self.hyphenated.append(words)
             else:
                 self.free.extend(words)
+
+
+_HYPHENATED = re.compile(r"[^\W_]-[^\W_]")
+MAX_ALTERNATIVES = 8
+
+
+def hyphenated_clause(words: Phrase) -> tuple[Phrase, ...]:
+    """`low-bit` -> the phrase `low bit` (which the index also finds as "low-bit") or the glued `lowbit`, never its
+    words far apart; `kv-cache` -> `kv cache`, `key value cache` or `kvcache` (synonyms apply inside the phrase)."""
+    if any(word in STOPWORDS for word in words):  # `state-of-the-art`: as written, stop words and all
+        forms: list[Phrase] = [words]
+    else:
+        forms = [()]
+        for alternatives in _group_words(list(words)):
+            forms = [form + alt for form in forms for alt in alternatives][:MAX_ALTERNATIVES]
+    glued = [("".join(form),) for form in forms if len(form) > 1]
+    return tuple(dict.fromkeys([*forms, *glued]))[:MAX_ALTERNATIVES]
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -249,6 +269,7 @@ def parse_query(text: str) -> ParsedQuery:
         terms.add_token(token)
 
     clauses = _group_words(terms.free)
+    clauses.extend(hyphenated_clause(words) for words in terms.hyphenated)
     clauses.extend((p,) for p in terms.phrases if not all(w in STOPWORDS for w in p))
     clauses = list(dict.fromkeys(clauses))
     excluded = [p for p in dict.fromkeys(terms.excluded) if not all(w in STOPWORDS for w in p)]
@@ -257,7 +278,7 @@ def parse_query(text: str) -> ParsedQuery:
     if not (clauses or terms.authors or terms.categories or terms.since or terms.unread):
         if excluded:
             raise BadQuery("Say what to look for, not only what to leave out, e.g. `pruning -survey`.")
-        if terms.free or terms.phrases:
+        if terms.free or terms.phrases or terms.hyphenated:
             raise BadQuery("Those words are too common to search for; add a more specific one.")
         raise BadQuery("There are no words to search for in that; try e.g. `kv cache` or `author:Hinton`.")
     return ParsedQuery(

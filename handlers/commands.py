@@ -32,7 +32,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import search
 from bot.arxiv_ids import find_arxiv_id, parse_arxiv_id
-from bot.reading import needs_arxiv_lookup
+from bot.reading import look_up_paper, needs_arxiv_lookup
 from bot.render_blocks import help as help_views
 from bot.render_blocks import search as views
 from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
@@ -77,14 +77,17 @@ def version_command(services, command: dict, args: str) -> dict:
 
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand("topic", topic.topic_command, "`/papers topic` — this channel's digest topic", changes_state=True),
+    Subcommand("topic", topic.topic_command,
+               "`/papers topic` — this channel's digest topic; `/papers topic set sparse, KV cache` changes it",
+               changes_state=True),
     Subcommand("read", reading.read_command, "`/papers read 2503.14881` — mark a paper read (an id or an arXiv link)",
                takes_paper_ref=True, looks_up_arxiv=True, changes_state=True),
     Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
                takes_paper_ref=True, also_a_search_word=True, changes_state=True),
     Subcommand("history", reading.history_command, "`/papers history` — what you've read, newest first"),
+    # `/papers 2503.14881` is a search for that paper: fetched from arXiv (on the lookup pool) when not stored.
     Subcommand("search", search_command,
-               "`/papers search topic models` — search for words that are also command names"),
+               "`/papers search topic models` — search for words that are also command names", looks_up_arxiv=True),
     Subcommand("version", version_command, "`/papers version` — which papers-bot version is answering"),
     Subcommand("help", help_command, "`/papers help` — this message", aliases=("-h", "--help", "?")),
 )
@@ -126,6 +129,10 @@ def route(text: str) -> tuple[str, str]:
 
 
 def search_reply(services, *, query: str, offset: int, reader: dict[str, str]) -> dict:
+    """A page of results; an arXiv id or link alone shows that paper (fetched from arXiv when not stored)."""
+    if parse_arxiv_id(query) is not None:
+        paper, read = look_up_paper(services.store.session_factory, ref=query, arxiv=services.arxiv, **reader)
+        return views.paper_result_message(paper, read=read, query_text=query)
     page = search.run_search(services.store.session_factory, query=query, limit=views.PAGE_SIZE, offset=offset,
                              **reader)
     if page.total == 0:

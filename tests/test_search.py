@@ -19,7 +19,9 @@ from bot.search import (
     run_search,
     search_papers,
 )
+from db import papers as paper_store
 from db import reads as read_store
+from db.records import PaperRecord
 from tests.conftest import SEED_FEED
 
 KV_CACHE_PAPERS = {
@@ -47,10 +49,37 @@ def search(store, query: str, *, limit: int = 100, **kwargs):
 
 
 def test_spelling_variants_of_kv_cache_parse_to_the_same_query():
-    variants = ["kv-cache", "KV cache", "key-value cache", "Key Value Cache", "kv_cache", "kvcache"]
-    clauses = {parse_query(v).clauses for v in variants}
-    assert len(clauses) == 1
+    # Written apart, the words may stand anywhere; hyphenated, they are one term (`kv-cache`, `key-value-cache`).
+    apart = ["KV cache", "key value cache", "Key Value Cache", "kv_cache", "kvcache"]
+    assert len({parse_query(v).clauses for v in apart}) == 1
     assert parse_query("kv cache").clauses[0] == (("kv",), ("key", "value"))
+    assert parse_query("kv-cache").clauses == parse_query("key-value-cache").clauses == (
+        (("kv", "cache"), ("key", "value", "cache"), ("kvcache",), ("keyvaluecache",)),)
+
+
+def test_every_spelling_of_kv_cache_finds_the_same_seed_papers(seeded):
+    found = {v: set(ids(search(seeded, v))) for v in ["kv-cache", "KV cache", "key-value cache", "kvcache"]}
+    assert len(set(map(frozenset, found.values()))) == 1, found
+
+
+def test_a_hyphenated_term_is_a_phrase_never_its_words_far_apart(seeded):
+    with seeded.session_factory.begin() as session:
+        ingest_records_now(session, [
+            ("2503.99001", "Low-bit inference for LLMs", "We run low-bit kernels."),
+            ("2503.99002", "Low bit widths", "Weights at a low bit width."),
+            ("2503.99003", "Density estimation", "A low-density prior over bit-level codes of the model."),
+        ])
+    found = ids(search(seeded, "low-bit"))
+    assert "2503.99001" in found and "2503.99002" in found
+    assert "2503.99003" not in found
+    assert "2503.99003" in ids(search(seeded, "low bit"))  # written apart, the words may stand anywhere
+
+
+def ingest_records_now(session, rows) -> None:
+    when = datetime(2025, 3, 20, tzinfo=UTC)
+    papers = [PaperRecord(arxiv_id=i, version=1, title=t, abstract=a, authors=("A",), primary_category="cs.LG",
+                          categories=("cs.LG",), published=when, updated=when) for i, t, a in rows]
+    paper_store.upsert_papers(session, papers, seen_at=when)
 
 
 def test_filters_are_recognised():

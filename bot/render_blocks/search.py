@@ -131,6 +131,13 @@ def results_message(page: SearchPage) -> dict:
     return {"response_type": "ephemeral", "text": f"{page.total} {noun} {shown}", "blocks": blocks}
 
 
+def paper_result_message(paper: PaperRecord, *, read: bool, query_text: str) -> dict:
+    """`/papers 2503.14881` (or a link): that one paper, as a search result."""
+    page = SearchPage(query=ParsedQuery(text=query_text), total=1, offset=0,
+                      hits=(SearchHit(paper=paper, score=0.0, read=read),))
+    return results_message(page)
+
+
 def no_matches_message(query: ParsedQuery) -> dict:
     shown = _display_query(query)
     filters = bool(query.authors or query.categories or query.since or query.unread or query.excluded)
