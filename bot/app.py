@@ -24,6 +24,7 @@ from handlers.bolt_app import SlackUnavailable as SlackUnavailable
 from handlers.bolt_app import build_bolt_app as build_bolt_app
 from handlers.digest_poster import SlackPoster
 from handlers.http_server import make_http_server as make_http_server
+from handlers.topic import notify_paused
 from handlers.web_client import build_web_client
 
 
@@ -76,12 +77,14 @@ def build_digest_poster(settings: Settings) -> SlackPoster:
 def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: ArxivSource | None = None):
     """The digest scheduler (bot.scheduler): fetch from arXiv, then post through Slack, on DIGEST_* times.
 
-    Pass the process's arXiv client (Services.arxiv) when the listeners run in the same process."""
+    Pass the process's arXiv client (Services.arxiv) when the listeners run in the same process. A channel
+    paused for Slack's refusals is announced by DM to whoever last set its topic (handlers.topic)."""
     job = scheduler.DigestJob(
         settings=settings,
         factory=store.session_factory,
         poster=build_digest_poster(settings),
         arxiv=arxiv or build_arxiv_source(settings, store=store),
+        notify_paused=partial(notify_paused, build_web_client(settings)),
     )
     return scheduler.build_scheduler(job, blocking=blocking)
 

@@ -77,6 +77,7 @@ class Settings:
     digest_exclude: tuple[str, ...] = ()
     digest_categories: tuple[str, ...] = ()
     digest_channel: str | None = None
+    digest_editors: tuple[str, ...] = ()  # Slack user ids who may change any channel's digest topic
     digest_lookback_days: int = 7
     digest_quiet_empty: bool = False
     digest_pace_seconds: float = 1.0
@@ -127,6 +128,7 @@ class Settings:
             digest_exclude=_split_list(get("DIGEST_EXCLUDE")),
             digest_categories=_split_list(get("DIGEST_CATEGORIES")),
             digest_channel=get("DIGEST_CHANNEL"),
+            digest_editors=_split_list(get("DIGEST_EDITORS")),
             digest_lookback_days=int(number("DIGEST_LOOKBACK_DAYS", 7, int, lo=1, hi=365)),
             digest_quiet_empty=(get("DIGEST_QUIET_EMPTY") or "").lower() in ("1", "true", "yes", "on"),
             digest_pace_seconds=number("DIGEST_PACE_SECONDS", 1.0, lo=0, hi=60),

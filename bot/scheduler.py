@@ -26,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.arxiv_source import ArxivSource, ArxivUnavailable
-from bot.channel_topics import digest_channels
+from bot.channel_topics import PausedChannel, digest_channels, note_digest_outcome
 from bot.config import WEEKDAYS, Settings
 from bot.digest import post_digest
 from bot.digest_choose import refresh_papers, today_in
@@ -75,6 +75,8 @@ class DigestJob:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     scheduler: BaseScheduler | None = None
     arxiv_failures: dict[date, int] = field(default_factory=dict)
+    # Tells the last editor of a channel paused for Slack's refusals (bot.channel_topics); True when it went out.
+    notify_paused: Callable[[PausedChannel], bool] | None = None
 
     def channels(self) -> list[str]:
         with self.factory.begin() as session:
@@ -105,6 +107,7 @@ class DigestJob:
                 self._retry(channel, retry_at)
                 continue
             reports.append(report)
+            note_digest_outcome(self.factory, self.settings, report, notify=self.notify_paused, now=self.clock())
             # Another process holds the run (busy), or an outage stopped it (failed): try again later today.
             if report.retry_at:
                 self._retry(channel, report.retry_at)

@@ -78,7 +78,11 @@ class Paper(Base):
 
 
 class ChannelTopic(Base):
-    """A channel's digest topic; the channel from DIGEST_CHANNEL falls back to the environment's."""
+    """A channel's digest topic; the channel from DIGEST_CHANNEL falls back to the environment's.
+
+    `updated_by` is the Slack user who last changed it (None on rows from before 0005). A channel whose
+    digests Slack keeps refusing for good counts `consecutive_failures` and, at the limit, is paused
+    (`paused_at`): no digest until someone edits its topic again."""
 
     __tablename__ = "channel_topics"
 
@@ -87,6 +91,9 @@ class ChannelTopic(Base):
     exclude: Mapped[list[str]] = mapped_column(JSON)
     categories: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(64))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DigestRun(Base):

@@ -1,4 +1,5 @@
-"""SQL for `channel_topics`: a channel's own digest keywords, exclusions and categories."""
+"""SQL for `channel_topics`: a channel's own digest keywords, exclusions and categories, who last changed
+them, and the count of digest runs in a row that Slack refused for good (which pauses the channel)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from db.models import ChannelTopic
@@ -19,6 +20,9 @@ class ChannelTopicRecord:
     exclude: tuple[str, ...]
     categories: tuple[str, ...]
     updated_at: datetime
+    updated_by: str | None = None  # the Slack user who last changed it; None on rows from before 0005
+    consecutive_failures: int = 0
+    paused_at: datetime | None = None
 
 
 def _record(row: ChannelTopic) -> ChannelTopicRecord:
@@ -28,6 +32,9 @@ def _record(row: ChannelTopic) -> ChannelTopicRecord:
         exclude=tuple(row.exclude or ()),
         categories=tuple(row.categories or ()),
         updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        consecutive_failures=row.consecutive_failures or 0,
+        paused_at=row.paused_at,
     )
 
 
@@ -44,21 +51,52 @@ def set_channel_topic(
     exclude: Sequence[str] = (),
     categories: Sequence[str] = (),
     updated_at: datetime,
+    updated_by: str | None = None,
 ) -> ChannelTopicRecord:
+    """Store the channel's topic; a stored change also un-pauses the channel and clears its failure count."""
     row = session.get(ChannelTopic, channel)
     if row is None:
         row = ChannelTopic(channel=channel)
         session.add(row)
     row.keywords, row.exclude, row.categories = list(keywords), list(exclude), list(categories)
-    row.updated_at = updated_at
+    row.updated_at, row.updated_by = updated_at, updated_by
+    row.consecutive_failures, row.paused_at = 0, None
     session.flush()
     return _record(row)
 
 
 def topic_channels(session: Session) -> list[str]:
-    """Every channel with a stored topic, in id order."""
-    return list(session.scalars(select(ChannelTopic.channel).order_by(ChannelTopic.channel)))
+    """Every channel with a stored topic that is not paused, in id order."""
+    return list(session.scalars(select(ChannelTopic.channel).where(ChannelTopic.paused_at.is_(None))
+                                .order_by(ChannelTopic.channel)))
 
 
 def delete_channel_topic(session: Session, channel: str) -> bool:
     return (session.execute(delete(ChannelTopic).where(ChannelTopic.channel == channel)).rowcount or 0) > 0
+
+
+def record_digest_success(session: Session, *, channel: str) -> None:
+    """A digest reached the channel: its count of refused runs starts again from 0."""
+    session.execute(update(ChannelTopic)
+                    .where(ChannelTopic.channel == channel, ChannelTopic.consecutive_failures != 0)
+                    .values(consecutive_failures=0))
+
+
+def record_digest_refused(session: Session, *, channel: str, pause_after: int,
+                          now: datetime) -> ChannelTopicRecord | None:
+    """Count one more run Slack refused for good; at `pause_after` in a row, pause the channel.
+
+    Returns the channel's record only to the one caller whose UPDATE paused it (both statements are
+    atomic on their row), so two processes recording the same run cannot both send the notice."""
+    session.execute(update(ChannelTopic).where(ChannelTopic.channel == channel, ChannelTopic.paused_at.is_(None))
+                    .values(consecutive_failures=ChannelTopic.consecutive_failures + 1))
+    paused = session.execute(
+        update(ChannelTopic)
+        .where(ChannelTopic.channel == channel, ChannelTopic.paused_at.is_(None),
+               ChannelTopic.consecutive_failures >= pause_after)
+        .values(paused_at=now)
+    ).rowcount
+    if not paused:
+        return None
+    session.expire_all()  # the UPDATEs bypassed the identity map
+    return get_channel_topic(session, channel)

@@ -1,4 +1,8 @@
-"""`/papers topic` shows the channel's digest topic, escaped, and says where it comes from."""
+"""`/papers topic` shows the channel's digest topic, escaped, and says where it comes from; its creator edits it.
+
+Edits ask Slack who is asking (tests/test_topic_permissions.py has the policy), so they run against the
+fake Slack, where CHANNEL_CREATOR created every channel.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from datetime import UTC, datetime
 from bot.app import Services
 from db import topics as topic_store
 from handlers.topic import topic_command
+from tests.fakes.slack_api import CHANNEL_CREATOR
 
 
 def reply(store, settings, channel: str) -> dict:
@@ -41,29 +46,29 @@ def test_a_channel_without_digest_says_so(store, settings):
     assert "DIGEST_" not in answer["text"]
 
 
-def test_setting_keywords_in_a_channel_gives_it_its_own_digest(store, settings):
-    answer = reply_to(store, settings, "C0NEW", "set KV cache, low-bit ,KV cache")
+def test_setting_keywords_in_a_channel_gives_it_its_own_digest(store, slack_settings, fake_slack):
+    answer = reply_to(store, slack_settings, "C0NEW", "set KV cache, low-bit ,KV cache")
     assert "Updated" in answer["text"] and "`KV cache`, `low-bit`" in answer["text"]
     assert "Digests are posted here" in answer["text"]
     from bot import digest
 
     with store.session_factory.begin() as session:
-        assert "C0NEW" in digest.digest_channels(session, settings)
-        topic, source = digest.topic_for_channel(session, settings, "C0NEW")
+        assert "C0NEW" in digest.digest_channels(session, slack_settings)
+        topic, source = digest.topic_for_channel(session, slack_settings, "C0NEW")
     assert topic.keywords == ("KV cache", "low-bit") and source == "channel"
 
 
-def test_exclusions_and_categories_can_be_set_and_cleared(store, settings):
-    reply_to(store, settings, "C0NEW", "exclude survey")
-    answer = reply_to(store, settings, "C0NEW", "categories cs.LG, cs.CL")
+def test_exclusions_and_categories_can_be_set_and_cleared(store, slack_settings, fake_slack):
+    reply_to(store, slack_settings, "C0NEW", "exclude survey")
+    answer = reply_to(store, slack_settings, "C0NEW", "categories cs.LG, cs.CL")
     assert "`survey`" in answer["text"] and "`cs.LG`, `cs.CL`" in answer["text"]
-    answer = reply_to(store, settings, "C0NEW", "categories any")
+    answer = reply_to(store, slack_settings, "C0NEW", "categories any")
     assert "*Categories:* _any_" in answer["text"]
 
 
-def test_reset_goes_back_to_the_default_topic(store, settings):
-    reply_to(store, settings, "C0NEW", "set pruning")
-    answer = reply_to(store, settings, "C0NEW", "reset")
+def test_reset_goes_back_to_the_default_topic(store, slack_settings, fake_slack):
+    reply_to(store, slack_settings, "C0NEW", "set pruning")
+    answer = reply_to(store, slack_settings, "C0NEW", "reset")
     assert "the workspace default" in answer["text"] and "`KV cache`" in answer["text"]
 
 
@@ -75,5 +80,5 @@ def test_bad_topic_edits_get_a_short_message_with_usage(store, settings):
     assert reply(store, settings, "C0NEW")["text"].count("the workspace default") == 1
 
 
-def reply_to(store, settings, channel: str, args: str) -> dict:
-    return topic_command(Services(settings=settings, store=store), {"channel_id": channel}, args)
+def reply_to(store, settings, channel: str, args: str, user: str = CHANNEL_CREATOR) -> dict:
+    return topic_command(Services(settings=settings, store=store), {"channel_id": channel, "user_id": user}, args)

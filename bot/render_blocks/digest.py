@@ -11,8 +11,9 @@ the papers hold.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from bot.digest_records import Digest, DigestEntry
 from bot.paper_text import readable, snippet
@@ -32,6 +33,7 @@ from bot.render_blocks.mrkdwn import (
     MAX_FALLBACK_TEXT,
     MAX_HEADER_TEXT,
     MAX_SECTION_TEXT,
+    entity_safe_prefix,
     escape,
     escape_text,
     truncate,
@@ -214,3 +216,102 @@ def topic_reply(*, channel: str | None, topic: Topic, source: str, is_digest_cha
     if len(text) > _SECTION_BUDGET:
         text = text[:_SECTION_BUDGET] + ELLIPSIS
     return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
+
+
+# -- who may change a channel's topic, and the one-line announcement of each change ---------------------
+
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+_SLACK_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,30}")
+_TOPIC_FIELD_WORDS = {"keywords": "keywords", "exclude": "exclusions", "categories": "categories"}
+_ANNOUNCEMENT_BUDGET = MAX_SECTION_TEXT - 200  # the terms' share of a one-section announcement
+_EDITORS_SHOWN = 10
+
+
+def _mention(user_id: str) -> str:
+    """`<@U…>` for a real-looking Slack user id; anything else stays text."""
+    return f"<@{user_id}>" if _SLACK_USER_ID.fullmatch(user_id) else f"`{escape(user_id)}`"
+
+
+def _channel_mention(channel: str) -> str:
+    return f"<#{channel}>" if _SLACK_CHANNEL_ID.fullmatch(channel) else f"`{escape(channel)}`"
+
+
+def _terms_within(terms: Sequence[str], budget: int) -> str:
+    shown: list[str] = []
+    for term in terms:
+        item = f"`{escape(truncate(term, 100))}`"
+        if sum(len(s) + 2 for s in shown) + len(item) > budget:
+            return ", ".join(shown) + f" and {len(terms) - len(shown)} more"
+        shown.append(item)
+    return ", ".join(shown)
+
+
+def _ephemeral(text: str) -> dict:
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
+
+
+def topic_change_announcement(*, user_id: str, field_name: str, terms: Sequence[str]) -> dict:
+    """The one line posted in the channel for everyone: who changed which part of its digest topic, to what."""
+    what = f"this channel's digest {_TOPIC_FIELD_WORDS[field_name]}"
+    if terms:
+        change = f"set {what} to {_terms_within(terms, _ANNOUNCEMENT_BUDGET)}"
+    else:
+        change = f"set {what} to any category" if field_name == "categories" else f"cleared {what}"
+    text = f"{_mention(user_id)} {change}"
+    return {"text": text, "blocks": [section(text)]}
+
+
+def topic_reset_announcement(*, user_id: str, is_digest_channel: bool) -> dict:
+    change = ("reset this channel's digest topic to the default" if is_digest_channel
+              else "removed this channel's digest topic, so no more digests are posted here")
+    text = f"{_mention(user_id)} {change}"
+    return {"text": text, "blocks": [section(text)]}
+
+
+def topic_edit_refused(*, creator: str | None, editors: Sequence[str]) -> dict:
+    """The polite no for a member who may not change the topic, naming who can."""
+    creator_part = f"this channel's creator ({_mention(creator)})" if creator else "this channel's creator"
+    named = ", ".join(_mention(e) for e in editors[:_EDITORS_SHOWN]) + (" …" if len(editors) > _EDITORS_SHOWN else "")
+    # Slack users never see setting names: the editors are "the digest editors" the install names.
+    editors_part = f" and the digest editors ({named})" if editors else ""
+    joiner = "," if editors else " and"
+    return _ephemeral(f"Sorry, only workspace admins and owners{joiner} {creator_part}{editors_part} can change "
+                      "this channel's digest topic. Please ask one of them; `/papers topic` shows the current one.")
+
+
+def topic_direct_message_refused() -> dict:
+    return _ephemeral("Direct messages and group DMs don't get a digest. Run `/papers topic set …` in the channel "
+                      "that should get one.")
+
+
+def topic_permission_unknown() -> dict:
+    return _ephemeral("I couldn't check with Slack whether you may change this channel's digest topic, so nothing "
+                      "was changed. Please try again in a moment.")
+
+
+def topic_channel_unreachable() -> dict:
+    return _ephemeral("I can't post in this channel, so it can't get a digest and nothing was changed. Invite me "
+                      "with `/invite @papers-bot`, then try again.")
+
+
+def topic_announcement_failed() -> dict:
+    return _ephemeral("Slack didn't take my note announcing this change in the channel, so nothing was changed. "
+                      "Please try again in a moment.")
+
+
+def with_paused_note(reply: dict, *, paused_at: datetime) -> dict:
+    """`/papers topic` in a paused channel: the topic, then why no digest comes and how to resume it."""
+    note = (f":double_vertical_bar: The digest here is paused since {paused_at:%Y-%m-%d}: Slack kept refusing it. "
+            "Invite me with `/invite @papers-bot`, then change the topic (any `/papers topic` edit) to resume it.")
+    head, room = reply["text"], MAX_SECTION_TEXT - len(note) - 2
+    if len(head) > room:
+        head = entity_safe_prefix(head, room - 1) + ELLIPSIS
+    return _ephemeral(f"{head}\n{note}")
+
+
+def paused_digest_notice(*, channel: str, refused_runs: int, error: str) -> dict:
+    """The one direct message to whoever last set the topic of a channel the digest had to stop posting to."""
+    text = (f"I paused the arXiv digest in {_channel_mention(channel)}: Slack refused the last "
+            f"{_plural(refused_runs, 'digest')} there (`{escape(error)}`). Invite me with `/invite @papers-bot` in "
+            "that channel, then change its topic (any `/papers topic` edit there) to resume it.")
+    return {"text": text, "blocks": [section(text)]}

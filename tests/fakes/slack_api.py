@@ -27,6 +27,7 @@ from tests.fakes import LoopbackServer
 BOT_TOKEN = "xoxb-test-not-a-real-token"
 TEAM_ID = "T0TEAM"
 BOT_USER_ID = "U0BOT"
+CHANNEL_CREATOR = "U0ALICE"  # who created the test workspace's channels: tests/slack_requests' default user
 
 
 @dataclass
@@ -119,6 +120,11 @@ class FakeSlack(LoopbackServer):
     channel_errors: dict[str, str] = field(default_factory=dict)  # channel id -> error for chat.postMessage
     messages: dict[str, list[dict]] = field(default_factory=dict)  # channel id -> accepted messages, oldest first
     answer_delay: float = 0.0  # seconds between storing a chat.postMessage and answering it
+    # users.info: user id -> flags over a plain member's (e.g. {"is_admin": True}); any other id is a member.
+    users: dict[str, dict] = field(default_factory=dict)
+    # conversations.info: channel id -> fields over a public channel created by CHANNEL_CREATOR
+    # (e.g. {"creator": "U0BOB"}, {"is_mpim": True}); a D… id is a DM.
+    conversations: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -274,7 +280,32 @@ class FakeSlack(LoopbackServer):
             return 200, {"ok": True, "channels": [{"id": c} for c in channels[start : start + size]],
                          "response_metadata": {"next_cursor": following}}, {}
         if method == "conversations.info":
-            return 200, {"ok": True, "channel": {"id": args.get("channel"), "name": "papers"}}, {}
+            channel = args.get("channel", "")
+            if not channel or self.channel_errors.get(channel) == "channel_not_found":
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            info = ({"id": channel, "is_im": True, "user": "U0ALICE"} if channel.startswith("D") else
+                    {"id": channel, "name": "papers", "is_channel": True, "is_im": False, "is_mpim": False,
+                     "creator": CHANNEL_CREATOR})
+            return 200, {"ok": True, "channel": {**info, **self.conversations.get(channel, {})}}, {}
+        if method == "users.info":
+            user = args.get("user", "")
+            if not user:
+                return 200, {"ok": False, "error": "user_not_found"}, {}
+            member = {"id": user, "name": user.lower(), "is_admin": False, "is_owner": False,
+                      "is_primary_owner": False, "is_bot": False}
+            return 200, {"ok": True, "user": {**member, **self.users.get(user, {})}}, {}
+        if method == "conversations.open":
+            users = [u for u in str(args.get("users", "")).split(",") if u]
+            if not users:
+                return 200, {"ok": False, "error": "users_list_not_supplied"}, {}
+            return 200, {"ok": True, "channel": {"id": f"D0{users[0]}"}}, {}
+        if method == "chat.delete":
+            channel = args.get("channel", "")
+            if channel in self.channel_errors:
+                return 200, {"ok": False, "error": self.channel_errors[channel]}, {}
+            if not channel or not args.get("ts"):
+                return 200, {"ok": False, "error": "message_not_found"}, {}
+            return 200, {"ok": True, "channel": channel, "ts": args["ts"]}, {}
         return 200, {"ok": False, "error": "unknown_method"}, {}
 
     def _store(self, channel: str, ts: str, args: dict) -> None:
