@@ -114,6 +114,7 @@ class HomeSummary:
     unread_digest_papers: list[DigestPaper]
     unread_digest_total: int
     digest_days: int
+    digest_papers_posted: int = -1  # papers the user's channels' digests posted in those days; 0: no digest yet
 
 
 def _find_or_fetch(factory: sessionmaker[Session], arxiv_id: str, arxiv: ArxivSource | None) -> PaperRecord:
@@ -240,4 +241,5 @@ def home_summary(factory: sessionmaker[Session], *, team_id: str, user_id: str, 
                                                                  limit=HOME_DIGEST_PAPERS),
             unread_digest_total=read_store.count_unread_digest_papers(session, **scope, **digests),
             digest_days=HOME_DIGEST_DAYS,
+            digest_papers_posted=read_store.count_posted_digest_papers(session, **digests),
         )

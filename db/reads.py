@@ -83,7 +83,8 @@ def _unread_posted_items(*, team_id: str, user_id: str, posted_since: datetime, 
 def unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted_since: datetime,
                          channels: Collection[str], limit: int) -> list[DigestPaper]:
     """Papers posted in digests in `channels` since `posted_since` that the user has not read, newest post
-    first. A paper posted in two channels appears once, at its latest post.
+    first, each with the channel and reply that carried it. A paper posted in two channels appears once, at its
+    latest post.
     """
     conditions = _unread_posted_items(team_id=team_id, user_id=user_id, posted_since=posted_since,
                                       channels=channels)
@@ -100,7 +101,30 @@ def unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted
         .order_by(latest.c.last_posted.desc(), latest.c.position, Paper.arxiv_id)
         .limit(limit)
     ).all()
-    return [DigestPaper(paper=to_record(paper), posted_at=_aware(posted)) for paper, posted in rows]
+    where = _latest_posting(session, [paper.arxiv_id for paper, _ in rows], channels=channels)
+    return [DigestPaper(paper=to_record(paper), posted_at=_aware(posted), **where.get(paper.arxiv_id, {}))
+            for paper, posted in rows]
+
+
+def _latest_posting(session: Session, arxiv_ids: list[str], *, channels: Collection[str]) -> dict[str, dict]:
+    """arxiv_id -> {channel, message_ts} of its latest posting in `channels` (one small query for a page)."""
+    if not arxiv_ids:
+        return {}
+    rows = session.execute(
+        select(DigestItem.arxiv_id, DigestItem.channel, DigestItem.message_ts, DigestItem.posted_at)
+        .where(DigestItem.arxiv_id.in_(arxiv_ids), DigestItem.channel.in_(sorted(channels)),
+               DigestItem.message_ts.is_not(None))
+        .order_by(DigestItem.posted_at)
+    ).all()
+    return {arxiv_id: {"channel": channel, "message_ts": ts} for arxiv_id, channel, ts, _ in rows}
+
+
+def count_posted_digest_papers(session: Session, *, posted_since: datetime, channels: Collection[str]) -> int:
+    """How many papers digests in `channels` posted since `posted_since`, read or not (0: no digest yet)."""
+    stmt = select(func.count(DigestItem.id)).where(
+        DigestItem.posted_at.is_not(None), DigestItem.posted_at >= posted_since,
+        DigestItem.channel.in_(sorted(channels)))
+    return session.scalar(stmt) or 0
 
 
 def count_unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted_since: datetime,

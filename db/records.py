@@ -68,7 +68,10 @@ class ReadRecord:
 
 @dataclass(frozen=True)
 class DigestPaper:
-    """A paper posted in a digest of this workspace, with when it was last posted."""
+    """A paper posted in a digest of this workspace: when it was last posted, and where (the channel and the ts of
+    the thread reply that carries it, for a link to it)."""
 
     paper: PaperRecord
     posted_at: datetime
+    channel: str | None = None
+    message_ts: str | None = None

@@ -34,13 +34,43 @@ def member_channels(client, user_id: str) -> frozenset[str]:
     return frozenset(channels)
 
 
+# A message's permalink never changes: Slack is asked once per process for each (bounded; cleared when full).
+_PERMALINKS: dict[tuple[str, str], str] = {}
+MAX_PERMALINKS = 4096
+
+
+def _permalink(client, channel: str, message_ts: str) -> str | None:
+    key = (channel, message_ts)
+    if key not in _PERMALINKS:
+        try:
+            link = client.chat_getPermalink(channel=channel, message_ts=message_ts).get("permalink")
+        except SlackApiError as err:
+            log.info("no permalink for %s/%s: %s", channel, message_ts,
+                     err.response.get("error") if err.response is not None else "no answer")
+            return None
+        if len(_PERMALINKS) >= MAX_PERMALINKS:
+            _PERMALINKS.clear()
+        _PERMALINKS[key] = link
+    return _PERMALINKS[key]
+
+
+def thread_links(client, papers) -> dict[str, str]:
+    """arxiv_id -> the permalink of the digest reply that carries it (opens its thread), where Slack gives one."""
+    links = {}
+    for item in papers:
+        if item.channel and item.message_ts and (link := _permalink(client, item.channel, item.message_ts)):
+            links[item.paper.arxiv_id] = link
+    return links
+
+
 def publish_home(services, client, *, team_id: str, user_id: str) -> None:
     """Build the user's home summary and publish it; views.publish replaces the whole tab."""
     summary = reading.home_summary(
         services.store.session_factory, team_id=team_id, user_id=user_id,
         channels=member_channels(client, user_id), timezone=services.settings.digest_timezone,
     )
-    client.views_publish(user_id=user_id, view=views.home_view(summary))
+    links = thread_links(client, summary.unread_digest_papers[: views.HOME_PAPERS_SHOWN])
+    client.views_publish(user_id=user_id, view=views.home_view(summary, links))
 
 
 def app_home_opened(services, body: dict, event: dict, client) -> None:

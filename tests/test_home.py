@@ -12,6 +12,7 @@ from bot.ingest import ingest_feed_file, ingest_records
 from bot.render_blocks.common import MARK_READ, MARK_UNREAD
 from db.models import DigestItem, DigestRun
 from db.records import PaperRecord
+from handlers import events
 from tests.conftest import SEED_FEED
 from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import block_actions_body, event_body, post
@@ -189,3 +190,23 @@ def test_membership_is_read_across_pages(server, store, fake_slack):
     fake_slack.user_channels = {"U0ALICE": [f"C0{n:03d}" for n in range(260)]}  # two pages of 200
     assert buttons(open_home(server, fake_slack), MARK_READ) == ["2503.15465"]
     assert len(fake_slack.calls_to("users.conversations")) == 2
+
+
+def test_each_unread_digest_paper_links_to_its_thread_newest_digest_first(server, store, fake_slack):
+    events._PERMALINKS.clear()  # the process's cache, shared with earlier tests' same-looking ts
+    post_digest(store, channel="C0DIGEST", arxiv_ids=["2503.15465"], posted_at=NOW - timedelta(days=2))
+    post_digest(store, channel="C0OTHER", arxiv_ids=["2503.15209"], posted_at=NOW - timedelta(hours=3))
+    view = open_home(server, fake_slack)
+    assert buttons(view, MARK_READ) == ["2503.15209", "2503.15465"]  # the newest digest first
+    lines = [b["text"]["text"] for b in view["blocks"] if b.get("accessory", {}).get("action_id") == MARK_READ]
+    assert "<https://test.slack.com/archives/C0OTHER/p1700000000000000|in the thread>" in lines[0]
+    assert "<https://test.slack.com/archives/C0DIGEST/p1700000000000000|in the thread>" in lines[1]
+    assert len(fake_slack.calls_to("chat.getPermalink")) == 2
+    open_home(server, fake_slack, count=2)  # a permalink never changes: Slack is not asked again
+    assert len(fake_slack.calls_to("chat.getPermalink")) == 2
+
+
+def test_a_home_without_any_digest_says_how_to_start_one(server, fake_slack):
+    text = as_text(open_home(server, fake_slack))
+    assert "No digest has reached your channels" in text and "/papers topic set" in text
+    assert "You are all caught up" not in text

@@ -6,6 +6,7 @@ Pure functions of the domain records in bot.reading; every paper text goes throu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from bot.reading import HistoryPage, HomeSummary, ReadOutcome, UnreadOutcome
@@ -118,8 +119,15 @@ def history_message(page: HistoryPage) -> dict:
     return {"response_type": "ephemeral", "text": f"Your reads {first}–{last} of {page.total}", "blocks": blocks}
 
 
-def home_view(summary: HomeSummary) -> dict:
-    """The App Home: counts, recent reads (with Unread) and unread recent digest papers (with Mark read)."""
+HOME_PAPERS_SHOWN = 40  # digest papers the Home can hold beside its other blocks (a view takes 100)
+NO_DIGEST_YET = ("No digest has reached your channels in the last {days} days. To start one, type "
+                 "`/papers topic set sparse, KV cache` in a channel (workspace admins and the channel's creator can), "
+                 "or search now with `/papers kv cache`.")
+
+
+def home_view(summary: HomeSummary, thread_links: Mapping[str, str] | None = None) -> dict:
+    """The App Home: counts, recent reads (with Unread) and unread recent digest papers, newest digest first, each
+    linking to its thread (`thread_links`: arxiv_id -> permalink) with Mark read; or how to start a digest."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your papers", "emoji": True}},
         section(f"*{summary.read_this_week}* read this week · *{summary.read_total}* read in total"),
@@ -132,18 +140,25 @@ def home_view(summary: HomeSummary) -> dict:
     else:
         blocks.append(context("Nothing yet. Click *Mark read* on a digest paper and it shows up here."))
     blocks.append({"type": "divider"})
-    blocks.append(section(f"*From the last {summary.digest_days} days of digests, not read yet* "
-                           f"({summary.unread_digest_total})"))
-    # Room left for papers, keeping one block for the "and N more" line.
-    room = MAX_BLOCKS_VIEW - len(blocks) - 1
-    shown = summary.unread_digest_papers[:room]
+    blocks.extend(_digest_papers_blocks(summary, thread_links or {}, room=MAX_BLOCKS_VIEW - len(blocks)))
+    return {"type": "home", "blocks": blocks}
+
+
+def _digest_papers_blocks(summary: HomeSummary, thread_links: Mapping[str, str], *, room: int) -> list[dict]:
+    blocks = [section(f"*From the last {summary.digest_days} days of digests, not read yet* "
+                      f"({summary.unread_digest_total})")]
+    if summary.digest_papers_posted == 0:
+        return [*blocks, context(NO_DIGEST_YET.format(days=summary.digest_days))]
+    shown = summary.unread_digest_papers[: min(room - 2, HOME_PAPERS_SHOWN)]  # a block kept for "and N more"
     for item in shown:
         paper = item.paper
-        text = f"{title_link(paper)}\n{authors_mrkdwn(paper.authors)} · posted {slack_date(item.posted_at)}"
+        link = thread_links.get(paper.arxiv_id)
+        where = f" · <{link}|in the thread>" if link else ""
+        text = f"{title_link(paper)}\n{authors_mrkdwn(paper.authors)} · posted {slack_date(item.posted_at)}{where}"
         blocks.append(section(text, accessory=button("Mark read", MARK_READ, paper.arxiv_id, style="primary")))
     if not shown:
         blocks.append(context("You are all caught up."))
     elif summary.unread_digest_total > len(shown):
         blocks.append(context(f"…and {summary.unread_digest_total - len(shown)} more. "
-                               "Use `/papers history` for your reads and `/papers <words>` to search."))
-    return {"type": "home", "blocks": blocks}
+                              "Use `/papers history` for your reads and `/papers <words>` to search."))
+    return blocks

@@ -263,6 +263,12 @@ class FakeSlack(LoopbackServer):
             return 200, {"ok": True, "channel": channel, "ts": ts}, {}
         if method in ("conversations.history", "conversations.replies"):
             return self._conversation(method, args)
+        if method == "chat.getPermalink":
+            channel, ts = args.get("channel", ""), args.get("message_ts", "")
+            if not channel or not ts:
+                return 200, {"ok": False, "error": "message_not_found"}, {}
+            return 200, {"ok": True, "channel": channel,
+                         "permalink": f"https://test.slack.com/archives/{channel}/p{ts.replace('.', '')}"}, {}
         if method == "views.publish":
             view = args.get("view")
             if isinstance(view, str):
