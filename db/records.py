@@ -72,3 +72,11 @@ class DigestPaper:
 
     paper: PaperRecord
     posted_at: datetime
+
+
+@dataclass(frozen=True)
+class SavedRecord:
+    """A paper on one user's saved-for-later list, with when they saved it."""
+
+    paper: PaperRecord
+    saved_at: datetime

@@ -38,7 +38,7 @@ from bot.render_blocks import search as views
 from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
 from bot.render_blocks.mrkdwn import unescape
 from bot.render_blocks.reading import fetching_message, lookups_busy_message
-from handlers import reading, topic
+from handlers import reading, saved, topic
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.common import Click, ack_now, user_text_on_failure, who
 
@@ -85,6 +85,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
                takes_paper_ref=True, also_a_search_word=True, changes_state=True),
     Subcommand("history", reading.history_command, "`/papers history` — what you've read, newest first"),
+    Subcommand("saved", saved.saved_command, "`/papers saved` — the papers you saved for later, newest first"),
     # `/papers 2503.14881` is a search for that paper: fetched from arXiv (on the lookup pool) when not stored.
     Subcommand("search", search_command,
                "`/papers search topic models` — search for words that are also command names", looks_up_arxiv=True),

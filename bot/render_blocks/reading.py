@@ -13,6 +13,7 @@ from bot.render_blocks.common import (
     HISTORY_MORE,
     MARK_READ,
     MARK_UNREAD,
+    REMOVE_SAVED,
     authors_mrkdwn,
     button,
     context,
@@ -20,7 +21,8 @@ from bot.render_blocks.common import (
     title_link,
 )
 from bot.render_blocks.mrkdwn import MAX_BLOCKS_VIEW, escape, truncate
-from db.records import ReadRecord
+from bot.saved import SavedPage
+from db.records import ReadRecord, SavedRecord
 
 HISTORY_BLOCK_PREFIX = "history"
 _SOURCE_WORDS = {"button": "Mark read", "command": "/papers read", "opened": "opened the PDF", "home": "App Home"}
@@ -118,8 +120,31 @@ def history_message(page: HistoryPage) -> dict:
     return {"response_type": "ephemeral", "text": f"Your reads {first}–{last} of {page.total}", "blocks": blocks}
 
 
-def home_view(summary: HomeSummary) -> dict:
-    """The App Home: counts, recent reads (with Unread) and unread recent digest papers (with Mark read)."""
+def saved_line(item: SavedRecord) -> str:
+    return f"{title_link(item.paper)}\n{authors_mrkdwn(item.paper.authors)} · saved {slack_date(item.saved_at)}"
+
+
+def home_saved_section(page: SavedPage | None) -> list[dict]:
+    """The App Home's "Saved" section (above the digest papers): the newest few, each with Mark read and Remove."""
+    if page is None:
+        return []
+    blocks: list[dict] = [section(f"*Saved* ({page.total})")]
+    if not page.saved:
+        blocks.append(context("Nothing saved. Click *Save* on a paper to keep it here for later."))
+    for item in page.saved:
+        blocks.append(section(saved_line(item)))
+        blocks.append({"type": "actions", "elements": [
+            button("Mark read", MARK_READ, item.paper.arxiv_id, style="primary"),
+            button("Remove", REMOVE_SAVED, item.paper.arxiv_id)]})
+    if page.total > len(page.saved):
+        blocks.append(context(f"…and {page.total - len(page.saved)} more: `/papers saved` lists them."))
+    blocks.append({"type": "divider"})
+    return blocks
+
+
+def home_view(summary: HomeSummary, saved: SavedPage | None = None) -> dict:
+    """The App Home: counts, recent reads (with Unread), the papers saved for later and unread recent digest
+    papers (with Mark read)."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your papers", "emoji": True}},
         section(f"*{summary.read_this_week}* read this week · *{summary.read_total}* read in total"),
@@ -132,6 +157,7 @@ def home_view(summary: HomeSummary) -> dict:
     else:
         blocks.append(context("Nothing yet. Click *Mark read* on a digest paper and it shows up here."))
     blocks.append({"type": "divider"})
+    blocks.extend(home_saved_section(saved))
     blocks.append(section(f"*From the last {summary.digest_days} days of digests, not read yet* "
                            f"({summary.unread_digest_total})"))
     # Room left for papers, keeping one block for the "and N more" line.
