@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_bolt import BoltResponse
 
-from handlers import actions, commands, events, saved, saved_clicks
+from handlers import actions, commands, events, saved, saved_clicks, unfurls
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.replays import SkipReplays
 
@@ -21,6 +21,7 @@ def register(app, services, lookups: ArxivLookups) -> None:
     events.register(app, services)
     saved.register(app, services, lookups)
     saved_clicks.register(app, services)
+    unfurls.register(app, services, lookups)
 
 
 def skip_slack_retries(req, resp, next):  # noqa: A002 - Bolt passes `next` by name

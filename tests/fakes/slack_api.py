@@ -299,6 +299,19 @@ class FakeSlack(LoopbackServer):
             if not users:
                 return 200, {"ok": False, "error": "users_list_not_supplied"}, {}
             return 200, {"ok": True, "channel": {"id": f"D0{users[0]}"}}, {}
+        if method == "chat.unfurl":  # a posted message (channel + ts) or a composer preview (unfurl_id + source)
+            unfurls = args.get("unfurls")
+            if isinstance(unfurls, str):
+                unfurls = json.loads(unfurls)
+            if not ((args.get("channel") and args.get("ts")) or (args.get("unfurl_id") and args.get("source"))):
+                return 200, {"ok": False, "error": "invalid_arguments"}, {}
+            if not isinstance(unfurls, dict) or not unfurls:
+                return 200, {"ok": False, "error": "invalid_unfurls_format"}, {}
+            for unfurl in unfurls.values():
+                error = _limit_errors({"blocks": unfurl.get("blocks", [])}, max_blocks=50)
+                if error:
+                    return 200, {"ok": False, "error": error}, {}
+            return 200, {"ok": True}, {}
         if method == "chat.delete":
             channel = args.get("channel", "")
             if channel in self.channel_errors:
