@@ -80,3 +80,23 @@ class SavedRecord:
 
     paper: PaperRecord
     saved_at: datetime
+
+
+@dataclass(frozen=True)
+class FollowRecord:
+    """One followed search of a user."""
+
+    id: int
+    team_id: str
+    user_id: str
+    query: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """A new paper one of a user's follows matched, for their next DM: which follow, and how well."""
+
+    paper: PaperRecord
+    query: str
+    score: float

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_bolt import BoltResponse
 
-from handlers import actions, commands, events, saved, saved_clicks, unfurls
+from handlers import actions, commands, events, follows, saved, saved_clicks, unfurls
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.replays import SkipReplays
 
@@ -22,6 +22,7 @@ def register(app, services, lookups: ArxivLookups) -> None:
     saved.register(app, services, lookups)
     saved_clicks.register(app, services)
     unfurls.register(app, services, lookups)
+    follows.register(app, services)
 
 
 def skip_slack_retries(req, resp, next):  # noqa: A002 - Bolt passes `next` by name
