@@ -242,7 +242,9 @@ def cmd_digest(settings: Settings, args) -> int:
     report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,
                                 channel=channel, digest_date=digest_date)
     print(report.summary())
-    print(app.send_alerts(settings, store).summary())
+    # The follow-alert DMs go right after the digest, as the scheduled job sends them (logged: stdout stays the
+    # digest's one summary line).
+    log.info(app.send_alerts(settings, store).summary())
     if report.database_error:
         # Not "nothing half-written": Slack may hold messages the ledger has no ts for. Their marks let the
         # rerun find them, so it posts only what is missing.

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 MAX_LINKS = 10  # a message with more arXiv links than this unfurls the first ten
 # Slack writes links in message text as <url> or <url|label>; words around them are split off here.
 _SEPARATORS = re.compile(r"[\s<>|]+")
+_TRAILING = ".,;:!?)]}\"'"  # sentence punctuation after a link or id: "see arXiv:2503.14881, and"
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class LinkedPaper:
 
 def arxiv_ids_in_text(text: str) -> list[str]:
     """The canonical ids of every arXiv paper the text names (links, `arXiv:` ids), in order, once each."""
-    found = (parse_arxiv_id(word) for word in _SEPARATORS.split(text or "") if word)
+    words = (word.rstrip(_TRAILING) for word in _SEPARATORS.split(text or ""))
+    found = (parse_arxiv_id(word) for word in words if word)
     return list(dict.fromkeys(parsed.id for parsed in found if parsed is not None))
 
 

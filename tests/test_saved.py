@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 
@@ -134,3 +135,18 @@ def test_home_shows_saved_above_the_digest_papers_and_remove_refreshes_it(server
 def test_help_lists_saved(server, fake_slack):
     reply = papers(server, fake_slack, "help")
     assert "/papers saved" in reply["blocks"][0]["text"]["text"]
+
+
+def test_the_save_paper_shortcut_saves_every_arxiv_link_in_the_message(server, store, fake_slack):
+    payload = {
+        "type": "message_action", "callback_id": "save_paper", "trigger_id": "1.2.3", "action_ts": "1700000000.1",
+        "team": {"id": TEAM_ID, "domain": "test"}, "user": {"id": "U0ALICE", "team_id": TEAM_ID},
+        "channel": {"id": "C0DIGEST", "name": "papers"}, "response_url": fake_slack.response_url("shortcut"),
+        "message": {"type": "message", "ts": "1700000000.000900", "user": "U0BOB",
+                    "text": f"read <https://arxiv.org/pdf/{FIRST}v1.pdf> and arXiv:{SECOND}, also {FIRST}"},
+    }
+    assert post(f"{server}/slack/events", urlencode({"payload": json.dumps(payload)})).status_code == 200
+    [note] = fake_slack.wait_for("chat.postEphemeral")
+    assert note.args["user"] == "U0ALICE" and note.args["channel"] == "C0DIGEST"
+    assert "Saved 2 papers" in note.args["text"]
+    assert sorted(saved_ids(store)) == sorted([FIRST, SECOND])
