@@ -23,6 +23,7 @@ from handlers import http_server
 from handlers.bolt_app import SlackUnavailable as SlackUnavailable
 from handlers.bolt_app import build_bolt_app as build_bolt_app
 from handlers.digest_poster import SlackPoster
+from handlers.dms import send_follow_alerts as send_follow_alerts
 from handlers.http_server import make_http_server as make_http_server
 from handlers.topic import notify_paused
 from handlers.web_client import build_web_client
@@ -85,6 +86,7 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
         poster=build_digest_poster(settings),
         arxiv=arxiv or build_arxiv_source(settings, store=store),
         notify_paused=partial(notify_paused, build_web_client(settings)),
+        send_alerts=partial(send_follow_alerts, build_web_client(settings), store.session_factory),
     )
     return scheduler.build_scheduler(job, blocking=blocking)
 
@@ -101,3 +103,9 @@ def store_health(store: Store) -> tuple[bool, str]:
 def build_wsgi_app(bolt_app, store: Store):
     """The HTTP routes (handlers.http_server), with /healthz checking this store's database."""
     return http_server.build_wsgi_app(bolt_app, health=partial(store_health, store))
+
+
+def send_alerts(settings: Settings, store: Store, *, until=None):
+    """`papers-bot alerts` / `digest`: the follow-alert DMs due now (handlers.dms), through the bot token."""
+    settings.require("SLACK_BOT_TOKEN")
+    return send_follow_alerts(build_web_client(settings), store.session_factory, until=until)

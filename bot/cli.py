@@ -11,8 +11,9 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
@@ -108,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP port (default: PORT or 3000)")
     serve.add_argument("--no-scheduler", action="store_true", help="do not run the digest scheduler here")
     serve.add_argument("--socket", action="store_true", help="force Socket Mode")
+
+    alerts = _subcommand(sub, "alerts", "send only the follow-alert DMs (new papers each user's follows match)",
+                         "papers-bot alerts --date 2025-03-21")
+    alerts.add_argument("--date", type=_date, help="papers stored up to the end of this day (default: now)")
 
     _subcommand(sub, "scheduler", "run only the digest scheduler (the Procfile clock process)", "papers-bot scheduler")
 
@@ -237,6 +242,9 @@ def cmd_digest(settings: Settings, args) -> int:
     report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,
                                 channel=channel, digest_date=digest_date)
     print(report.summary())
+    # The follow-alert DMs go right after the digest, as the scheduled job sends them (logged: stdout stays the
+    # digest's one summary line).
+    log.info(app.send_alerts(settings, store).summary())
     if report.database_error:
         # Not "nothing half-written": Slack may hold messages the ledger has no ts for. Their marks let the
         # rerun find them, so it posts only what is missing.
@@ -287,7 +295,19 @@ def cmd_search(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_alerts(settings: Settings, args) -> int:
+    """The follow-alert DMs alone: gather what the follows matched, DM each user once."""
+    store = app.build_store(settings)
+    until = None
+    if args.date:
+        end = datetime.combine(args.date, time.max, tzinfo=ZoneInfo(settings.digest_timezone))
+        until = end.astimezone(UTC)
+    print(app.send_alerts(settings, store, until=until).summary())
+    return 0
+
+
 COMMANDS = {
+    "alerts": cmd_alerts,
     "fetch": cmd_fetch,
     "db": cmd_db,
     "digest": cmd_digest,

@@ -22,6 +22,7 @@ from bot.arxiv_source import ArxivSource, ArxivUnavailable
 from bot.ingest import ingest_records
 from db import papers as paper_store
 from db import reads as read_store
+from db import saved as saved_store
 from db.records import DigestPaper, PaperRecord, ReadRecord
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ def mark_read(factory: sessionmaker[Session], *, team_id: str, user_id: str, arx
         newly_read = read_store.upsert_read(
             session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id, source=source, read_at=read_at
         )
+        saved_store.remove(session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id)  # read: off "saved"
         kept = None if newly_read else read_store.get_read(session, team_id=team_id, user_id=user_id,
                                                            arxiv_id=arxiv_id)
     if kept is not None:

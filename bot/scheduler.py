@@ -77,6 +77,8 @@ class DigestJob:
     arxiv_failures: dict[date, int] = field(default_factory=dict)
     # Tells the last editor of a channel paused for Slack's refusals (bot.channel_topics); True when it went out.
     notify_paused: Callable[[PausedChannel], bool] | None = None
+    # DMs each follower the new papers their follows matched (handlers.dms), right after the channel digests.
+    send_alerts: Callable[[], object] | None = None
 
     def channels(self) -> list[str]:
         with self.factory.begin() as session:
@@ -111,7 +113,16 @@ class DigestJob:
             # Another process holds the run (busy), or an outage stopped it (failed): try again later today.
             if report.retry_at:
                 self._retry(channel, report.retry_at)
+        self._send_alerts()
         return reports
+
+    def _send_alerts(self) -> None:
+        if self.send_alerts is None:
+            return
+        try:
+            self.send_alerts()  # idempotent: a paper is sent to a user once, so a retried run sends nothing twice
+        except Exception:  # noqa: BLE001 - the digests are out; the DMs go with tomorrow's run
+            log.exception("follow alerts failed; the papers stay unsent until the next run")
 
     def _retry(self, channel: str, when: datetime) -> None:
         if self.scheduler is not None:

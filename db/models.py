@@ -161,3 +161,52 @@ class ArxivPacing(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     next_request_at: Mapped[float] = mapped_column(Double)
+
+
+class SavedPaper(Base):
+    """A paper a user saved for later. One row per (team, user, paper); marking it read removes it."""
+
+    __tablename__ = "saved_papers"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "arxiv_id", name="uq_saved_papers_team_user_paper"),
+        Index("ix_saved_papers_team_user_saved_at", "team_id", "user_id", "saved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Follow(Base):
+    """A user's followed search (`kv cache`, `author:"Song Han"`): new matching papers come by DM."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "query", name="uq_follows_team_user_query"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FollowAlert(Base):
+    """A paper one of a user's follows matched; `sent_at` once a DM carried it. Unique per (team, user, paper):
+    a paper is never sent to the same user twice."""
+
+    __tablename__ = "follow_alerts"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "arxiv_id", name="uq_follow_alerts_team_user_paper"),
+        Index("ix_follow_alerts_unsent", "team_id", "user_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    query: Mapped[str] = mapped_column(Text)  # the follow that matched it first (said in the DM)
+    score: Mapped[float] = mapped_column(Double)  # its search score then: most relevant first in the DM
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -75,3 +75,31 @@ class DigestPaper:
     posted_at: datetime
     channel: str | None = None
     message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class SavedRecord:
+    """A paper on one user's saved-for-later list, with when they saved it."""
+
+    paper: PaperRecord
+    saved_at: datetime
+
+
+@dataclass(frozen=True)
+class FollowRecord:
+    """One followed search of a user."""
+
+    id: int
+    team_id: str
+    user_id: str
+    query: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """A new paper one of a user's follows matched, for their next DM: which follow, and how well."""
+
+    paper: PaperRecord
+    query: str
+    score: float

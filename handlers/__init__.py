@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_bolt import BoltResponse
 
-from handlers import actions, commands, events
+from handlers import actions, commands, events, follows, saved, saved_clicks, unfurls
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.replays import SkipReplays
 
@@ -19,6 +19,10 @@ def register(app, services, lookups: ArxivLookups) -> None:
     commands.register(app, services, lookups)
     actions.register(app, services)
     events.register(app, services)
+    saved.register(app, services, lookups)
+    saved_clicks.register(app, services)
+    unfurls.register(app, services, lookups)
+    follows.register(app, services)
 
 
 def skip_slack_retries(req, resp, next):  # noqa: A002 - Bolt passes `next` by name

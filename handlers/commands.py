@@ -38,7 +38,7 @@ from bot.render_blocks import search as views
 from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
 from bot.render_blocks.mrkdwn import unescape
 from bot.render_blocks.reading import fetching_message, lookups_busy_message
-from handlers import reading, topic
+from handlers import bibtex, follows, reading, saved, topic
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.common import Click, ack_now, user_text_on_failure, who
 
@@ -85,6 +85,16 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
                takes_paper_ref=True, also_a_search_word=True, changes_state=True),
     Subcommand("history", reading.history_command, "`/papers history` — what you've read, newest first"),
+    Subcommand("saved", saved.saved_command, "`/papers saved` — the papers you saved for later, newest first"),
+    Subcommand("follow", follows.follow_command,
+               "`/papers follow kv cache` — new matching papers by DM once a day (search syntax: `author:`, `cat:`)",
+               changes_state=True),
+    Subcommand("bib", bibtex.bib_command,
+               "`/papers bib 2503.14881 hep-th/9901001`, `/papers bib saved`, `/papers bib history 20` — BibTeX",
+               looks_up_arxiv=True),
+    Subcommand("follows", follows.follows_command, "`/papers follows` — what you follow, with Remove"),
+    Subcommand("unfollow", follows.unfollow_command, "`/papers unfollow 2` (or its words) — stop following",
+               changes_state=True),
     # `/papers 2503.14881` is a search for that paper: fetched from arXiv (on the lookup pool) when not stored.
     Subcommand("search", search_command,
                "`/papers search topic models` — search for words that are also command names", looks_up_arxiv=True),

@@ -7,7 +7,7 @@ from functools import partial
 
 from slack_sdk.errors import SlackApiError
 
-from bot import reading
+from bot import reading, saved
 from bot.render_blocks import reading as views
 from handlers.common import ack_now
 
@@ -70,7 +70,9 @@ def publish_home(services, client, *, team_id: str, user_id: str) -> None:
         channels=member_channels(client, user_id), timezone=services.settings.digest_timezone,
     )
     links = thread_links(client, summary.unread_digest_papers[: views.HOME_PAPERS_SHOWN])
-    client.views_publish(user_id=user_id, view=views.home_view(summary, links))
+    saved_page = saved.saved_list(services.store.session_factory, team_id=team_id, user_id=user_id,
+                                  limit=saved.HOME_SAVED)
+    client.views_publish(user_id=user_id, view=views.home_view(summary, links, saved=saved_page))
 
 
 def app_home_opened(services, body: dict, event: dict, client) -> None:

@@ -19,7 +19,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SEED_FEED = FIXTURES / "seed_feed.atom.xml"
 # Set by .ci/run for the PostgreSQL pass, e.g. postgresql://postgres@127.0.0.1:5432/papers_ci_123
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-_TABLES = ("reads", "digest_items", "digest_runs", "channel_topics", "papers")
+_TABLES = ("follow_alerts", "follows", "saved_papers", "reads", "digest_items", "digest_runs", "channel_topics",
+           "papers")
 
 
 def pytest_report_header(config):

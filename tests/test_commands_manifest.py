@@ -37,3 +37,13 @@ def test_the_app_home_can_list_the_channels_a_user_is_in():
     # users.conversations of public and private channels (handlers/events.member_channels)
     assert "users_conversations" in HANDLER_SOURCES
     assert {"channels:read", "groups:read"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])
+
+
+def test_arxiv_links_unfurl_and_the_save_shortcut_is_declared():
+    assert "arxiv.org" in MANIFEST["features"]["unfurl_domains"]
+    assert {"links:read", "links:write", "im:write", "files:write"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert "link_shared" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    shortcuts = set(re.findall(r"SAVE_SHORTCUT = \"([^\"]+)\"", HANDLER_SOURCES))
+    declared = {s["callback_id"] for s in MANIFEST["features"]["shortcuts"] if s["type"] == "message"}
+    assert shortcuts and shortcuts <= declared
+    assert "chat_unfurl" in HANDLER_SOURCES

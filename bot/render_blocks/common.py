@@ -30,6 +30,9 @@ OPEN_PDF = "paper_open_pdf"
 SEARCH_MORE = "search_more"
 SEARCH_SHARE = "search_share"
 HISTORY_MORE = "history_more"
+SAVE_PAPER = "paper_save"
+REMOVE_SAVED = "paper_remove_saved"
+SHOW_BIBTEX = "paper_bibtex"
 MAX_AUTHORS_SHOWN = 3
 
 
@@ -117,7 +120,7 @@ def button(text: str, action_id: str, value: str, *, style: str | None = None, u
 
 
 def paper_buttons(paper: PaperRecord, *, read: bool = False, block_id: str | None = None) -> dict:
-    """Mark read (or Mark unread once read) and PDF. The value is the version-less id."""
+    """Mark read (or Mark unread once read), Save, PDF and BibTeX. The value is the version-less id."""
     toggle = (
         button("Mark unread", MARK_UNREAD, paper.arxiv_id)
         if read
@@ -125,7 +128,9 @@ def paper_buttons(paper: PaperRecord, *, read: bool = False, block_id: str | Non
     )
     block = {
         "type": "actions",
-        "elements": [toggle, button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link)],
+        "elements": [toggle, button("Save", SAVE_PAPER, paper.arxiv_id),
+                     button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link),
+                     button("BibTeX", SHOW_BIBTEX, paper.arxiv_id)],
     }
     if block_id:
         block["block_id"] = block_id[:MAX_ACTION_ID]

@@ -20,6 +20,7 @@ from bot.paper_text import readable, snippet
 from bot.render_blocks.common import (
     MARK_READ,
     OPEN_PDF,
+    SAVE_PAPER,
     SHOW_ABSTRACT,
     button,
     context,
@@ -101,6 +102,7 @@ def paper_actions(paper: PaperRecord, *, block_id: str) -> dict:
         "elements": [
             button("Abstract", SHOW_ABSTRACT, paper.arxiv_id),
             button("Mark read", MARK_READ, paper.arxiv_id, style="primary"),
+            button("Save", SAVE_PAPER, paper.arxiv_id),
             button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link),
         ],
     }

@@ -14,6 +14,7 @@ from bot.render_blocks.common import (
     HISTORY_MORE,
     MARK_READ,
     MARK_UNREAD,
+    REMOVE_SAVED,
     authors_mrkdwn,
     button,
     context,
@@ -21,7 +22,8 @@ from bot.render_blocks.common import (
     title_link,
 )
 from bot.render_blocks.mrkdwn import MAX_BLOCKS_VIEW, escape, truncate
-from db.records import ReadRecord
+from bot.saved import SavedPage
+from db.records import ReadRecord, SavedRecord
 
 HISTORY_BLOCK_PREFIX = "history"
 _SOURCE_WORDS = {"button": "Mark read", "command": "/papers read", "opened": "opened the PDF", "home": "App Home"}
@@ -125,9 +127,33 @@ NO_DIGEST_YET = ("No digest has reached your channels in the last {days} days. T
                  "or search now with `/papers kv cache`.")
 
 
-def home_view(summary: HomeSummary, thread_links: Mapping[str, str] | None = None) -> dict:
-    """The App Home: counts, recent reads (with Unread) and unread recent digest papers, newest digest first, each
-    linking to its thread (`thread_links`: arxiv_id -> permalink) with Mark read; or how to start a digest."""
+def saved_line(item: SavedRecord) -> str:
+    return f"{title_link(item.paper)}\n{authors_mrkdwn(item.paper.authors)} · saved {slack_date(item.saved_at)}"
+
+
+def home_saved_section(page: SavedPage | None) -> list[dict]:
+    """The App Home's "Saved" section (above the digest papers): the newest few, each with Mark read and Remove."""
+    if page is None:
+        return []
+    blocks: list[dict] = [section(f"*Saved* ({page.total})")]
+    if not page.saved:
+        blocks.append(context("Nothing saved. Click *Save* on a paper to keep it here for later."))
+    for item in page.saved:
+        blocks.append(section(saved_line(item)))
+        blocks.append({"type": "actions", "elements": [
+            button("Mark read", MARK_READ, item.paper.arxiv_id, style="primary"),
+            button("Remove", REMOVE_SAVED, item.paper.arxiv_id)]})
+    if page.total > len(page.saved):
+        blocks.append(context(f"…and {page.total - len(page.saved)} more: `/papers saved` lists them."))
+    blocks.append({"type": "divider"})
+    return blocks
+
+
+def home_view(summary: HomeSummary, thread_links: Mapping[str, str] | None = None, *,
+              saved: SavedPage | None = None) -> dict:
+    """The App Home: counts, recent reads (with Unread), the papers saved for later, and unread recent digest
+    papers, newest digest first, each linking to its thread (`thread_links`: arxiv_id -> permalink) with Mark
+    read; or how to start a digest."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your papers", "emoji": True}},
         section(f"*{summary.read_this_week}* read this week · *{summary.read_total}* read in total"),
@@ -140,6 +166,7 @@ def home_view(summary: HomeSummary, thread_links: Mapping[str, str] | None = Non
     else:
         blocks.append(context("Nothing yet. Click *Mark read* on a digest paper and it shows up here."))
     blocks.append({"type": "divider"})
+    blocks.extend(home_saved_section(saved))
     blocks.extend(_digest_papers_blocks(summary, thread_links or {}, room=MAX_BLOCKS_VIEW - len(blocks)))
     return {"type": "home", "blocks": blocks}
 

@@ -190,6 +190,9 @@ class FakeSlack(LoopbackServer):
             args = json.loads(raw) if raw else {}
         else:
             args = {k: v[0] for k, v in parse_qs(raw or url.query).items()}
+        if path.startswith("/upload/"):
+            self._record(Call("file_upload", {"content": raw}, time.monotonic(), path))
+            return self._reply_raw(http, 200, "OK - 0")
         if path.startswith("/response/"):
             self._record(Call("response_url", args, time.monotonic(), path))
             return self._reply(http, 200, {"ok": True})
@@ -305,6 +308,29 @@ class FakeSlack(LoopbackServer):
             if not users:
                 return 200, {"ok": False, "error": "users_list_not_supplied"}, {}
             return 200, {"ok": True, "channel": {"id": f"D0{users[0]}"}}, {}
+        if method == "files.getUploadURLExternal":  # files_upload_v2, step 1: where to send the bytes
+            if not args.get("filename") or not args.get("length"):
+                return 200, {"ok": False, "error": "invalid_arguments"}, {}
+            return 200, {"ok": True, "upload_url": f"{self.origin}/upload/F0FILE1", "file_id": "F0FILE1"}, {}
+        if method == "files.completeUploadExternal":  # step 3: share the uploaded file in a channel
+            files = args.get("files")
+            files = json.loads(files) if isinstance(files, str) else files
+            if not files:
+                return 200, {"ok": False, "error": "invalid_arguments"}, {}
+            return 200, {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}, {}
+        if method == "chat.unfurl":  # a posted message (channel + ts) or a composer preview (unfurl_id + source)
+            unfurls = args.get("unfurls")
+            if isinstance(unfurls, str):
+                unfurls = json.loads(unfurls)
+            if not ((args.get("channel") and args.get("ts")) or (args.get("unfurl_id") and args.get("source"))):
+                return 200, {"ok": False, "error": "invalid_arguments"}, {}
+            if not isinstance(unfurls, dict) or not unfurls:
+                return 200, {"ok": False, "error": "invalid_unfurls_format"}, {}
+            for unfurl in unfurls.values():
+                error = _limit_errors({"blocks": unfurl.get("blocks", [])}, max_blocks=50)
+                if error:
+                    return 200, {"ok": False, "error": error}, {}
+            return 200, {"ok": True}, {}
         if method == "chat.delete":
             channel = args.get("channel", "")
             if channel in self.channel_errors:
