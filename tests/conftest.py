@@ -54,6 +54,9 @@ def env(database_url, monkeypatch) -> dict[str, str]:
         "ARXIV_DELAY_SECONDS": "0.05",
         "ARXIV_TIMEOUT_SECONDS": "2",
         "DIGEST_CHANNEL": "C0DIGEST",
+        # Slack's one-message-a-second pacing is waiting, not behaviour under test; the tests about
+        # pacing set DIGEST_PACE_SECONDS themselves (tests/test_digest_pace.py, tests/test_faults_process.py).
+        "DIGEST_PACE_SECONDS": "0",
     }
     for name in list(os.environ):
         if name.startswith(("SLACK_", "DIGEST_", "ARXIV_")):
