@@ -1,16 +1,24 @@
-"""Shared fixtures: a real database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is
-set), the loopback arXiv fake, and settings built without touching the process environment."""
+"""Shared fixtures: a real, migrated database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is
+set), the loopback arXiv and Slack fakes, and settings built without touching the process environment.
+
+Migrating costs ~150 ms, so it happens once per test run (per xdist worker), not per test: SQLite tests get a
+copy of a migrated template file; PostgreSQL tests share one migrated database per worker, emptied before each
+test. tests/test_migrations.py still migrates from scratch.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, inspect, make_url, text
 
-from bot.app import Store, build_store
+from bot.app import Services, Store, build_bolt_app, build_store, build_wsgi_app, make_http_server
 from bot.config import Settings, normalise_database_url
+from db.session import make_engine
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.slack_requests import SIGNING_SECRET
@@ -19,31 +27,82 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SEED_FEED = FIXTURES / "seed_feed.atom.xml"
 # Set by .ci/run for the PostgreSQL pass, e.g. postgresql://postgres@127.0.0.1:5432/papers_ci_123
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-_TABLES = ("reads", "digest_items", "digest_runs", "channel_topics", "papers")
+# xdist names its workers gw0, gw1, ...; without xdist (-n 0, -p no:xdist) there is one process.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def pytest_report_header(config):
-    return f"database: {'PostgreSQL ' + PG_URL.rsplit('/', 1)[-1] if PG_URL else 'SQLite (temp files)'}"
+    if PG_URL:
+        return f"database: PostgreSQL {make_url(PG_URL).database}_<worker> (one per xdist worker)"
+    return "database: SQLite (a copy of one migrated template per test)"
+
+
+class SqliteTemplate:
+    """One migrated SQLite file; each test gets its own copy."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / "template.db"
+        store = build_store(Settings(database_url=f"sqlite:///{self.path}"))
+        with store.engine.connect() as connection:
+            # WAL: move every page into the main file, so copying that one file copies the whole database.
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        store.engine.dispose()  # the last connection closed deletes the -wal and -shm files
+
+    def fresh(self, tmp_path: Path) -> str:
+        target = tmp_path / "papers.db"
+        shutil.copyfile(self.path, target)
+        return f"sqlite:///{target}"
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresPerWorker:
+    """One migrated database per xdist worker (`<db>_gw0`, ...) on TEST_DATABASE_URL's server, dropped at the
+    end; each test starts from empty tables (TRUNCATE ... RESTART IDENTITY, so ids start at 1 again)."""
+
+    def __init__(self, base_url: str, worker: str):
+        base = make_url(normalise_database_url(base_url))
+        self.name = f"{base.database}_{worker}"
+        self.url = base.set(database=self.name).render_as_string(hide_password=False)
+        self._server = make_engine(base.render_as_string(hide_password=False)).execution_options(
+            isolation_level="AUTOCOMMIT")  # CREATE/DROP DATABASE cannot run in a transaction
+        self._drop()  # left over from a run that was killed
+        with self._server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        build_store(Settings(database_url=self.url)).engine.dispose()
+        self._engine: Engine = make_engine(self.url)
+        # Every table the migrations made (so a new one is emptied too), except Alembic's own.
+        tables = sorted(set(inspect(self._engine).get_table_names()) - {"alembic_version"})
+        self._truncate = text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+    def fresh(self, tmp_path: Path) -> str:
+        with self._engine.begin() as connection:
+            connection.execute(self._truncate)
+        return self.url
+
+    def _drop(self) -> None:
+        with self._server.connect() as connection:
+            # FORCE: a subprocess or an engine a test never disposed may still hold a connection.
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        self._engine.dispose()
+        self._drop()
+        self._server.dispose()
 
 
 @pytest.fixture(scope="session")
-def _pg_migrated():
-    if not PG_URL:
-        return None
-    store = build_store(Settings(database_url=normalise_database_url(PG_URL)))
-    store.engine.dispose()
-    return normalise_database_url(PG_URL)
+def _migrated(tmp_path_factory):
+    database = PostgresPerWorker(PG_URL, WORKER) if PG_URL else SqliteTemplate(tmp_path_factory.mktemp("template"))
+    yield database
+    database.close()
 
 
 @pytest.fixture
-def database_url(tmp_path, _pg_migrated) -> str:
-    if _pg_migrated:
-        store = build_store(Settings(database_url=_pg_migrated), migrate=False)
-        with store.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE"))
-        store.engine.dispose()
-        return _pg_migrated
-    return f"sqlite:///{tmp_path / 'papers.db'}"
+def database_url(tmp_path, _migrated) -> str:
+    """A migrated database of this test's own: its URL."""
+    return _migrated.fresh(tmp_path)
 
 
 @pytest.fixture
@@ -73,7 +132,7 @@ def settings(env) -> Settings:
 
 @pytest.fixture
 def store(settings) -> Store:
-    store = build_store(settings)
+    store = build_store(settings, migrate=False)  # database_url is migrated already
     yield store
     store.engine.dispose()
 
@@ -109,8 +168,6 @@ def slack_settings(slack_env) -> Settings:
 @pytest.fixture
 def slack_server(slack_settings, store):
     """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL."""
-    from bot.app import Services, build_bolt_app, build_wsgi_app, make_http_server
-
     services = Services(settings=slack_settings, store=store)
     server = make_http_server(build_wsgi_app(build_bolt_app(services), store), host="127.0.0.1", port=0)
     stop = run_server_in_thread(server)
@@ -120,8 +177,6 @@ def slack_server(slack_settings, store):
 
 def run_server_in_thread(server):
     """Run a waitress server in a daemon thread; returns a stop function that closes it quietly."""
-    import threading
-
     closing = threading.Event()
 
     def run():
