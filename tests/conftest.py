@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -165,11 +166,52 @@ def slack_settings(slack_env) -> Settings:
     return Settings.from_env(slack_env)
 
 
+class ListenerWork(Executor):
+    """Bolt's listener executor, counting the work not yet finished. Bolt submits a request's lazy listeners
+    before it answers the request, so once every answer is in, `wait_idle()` returning True means nothing those
+    requests started is still running: a test can then assert that nothing (more) was sent, without sleeping."""
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="bolt-listener")  # Bolt's default size
+        self._unfinished = 0
+        self._changed = threading.Condition()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        with self._changed:
+            self._unfinished += 1
+        future = self._pool.submit(fn, *args, **kwargs)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: Future) -> None:
+        with self._changed:
+            self._unfinished -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._unfinished == 0, timeout)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 @pytest.fixture
-def slack_server(slack_settings, store):
-    """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL."""
+def listener_work():
+    work = ListenerWork()
+    yield work
+    work.shutdown(wait=False)
+
+
+@pytest.fixture
+def slack_server(slack_settings, store, listener_work):
+    """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL. Its Bolt
+    app runs listeners on `listener_work`."""
     services = Services(settings=slack_settings, store=store)
-    server = make_http_server(build_wsgi_app(build_bolt_app(services), store), host="127.0.0.1", port=0)
+    bolt = build_bolt_app(services)
+    bolt.listener_runner.listener_executor = listener_work
+    bolt.listener_runner.lazy_listener_runner.executor = listener_work
+    server = make_http_server(build_wsgi_app(bolt, store), host="127.0.0.1", port=0)
     stop = run_server_in_thread(server)
     yield f"http://127.0.0.1:{server.effective_port}"
     stop()

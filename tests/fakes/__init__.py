@@ -20,7 +20,14 @@ class LoopbackServer:
             def log_message(self, *args):
                 pass
 
-        setattr(Handler, f"do_{method}", lambda request: fake._handle(request))
+        def handle(request: BaseHTTPRequestHandler) -> None:
+            with fake._started_lock:
+                fake.requests_started += 1
+            fake._handle(request)
+
+        self.requests_started = 0  # counted on arrival, before the answer (which a scripted stall may delay)
+        self._started_lock = threading.Lock()
+        setattr(Handler, f"do_{method}", handle)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": POLL_SECONDS},
