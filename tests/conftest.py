@@ -58,9 +58,21 @@ class SqliteTemplate:
         pass
 
 
+# (table, sequence) for each sequence a table owns (serial and identity columns), in the current schema.
+SEQUENCES_OF_TABLES = """
+    SELECT t.relname, s.relname FROM pg_class s
+    JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    JOIN pg_class t ON t.oid = d.refobjid
+    WHERE s.relkind = 'S' AND s.relnamespace = current_schema()::regnamespace
+"""
+
+
 class PostgresPerWorker:
     """One migrated database per xdist worker (`<db>_gw0`, ...) on TEST_DATABASE_URL's server, dropped at the
-    end; each test starts from empty tables (TRUNCATE ... RESTART IDENTITY, so ids start at 1 again)."""
+    end; each test starts from empty tables (TRUNCATE ... RESTART IDENTITY, so ids start at 1 again).
+
+    TRUNCATE costs ~10 ms a table even when the table is empty, so only the tables a test touched (rows in it,
+    or its id sequence used) are truncated; the others are already as TRUNCATE would leave them."""
 
     def __init__(self, base_url: str, worker: str):
         base = make_url(normalise_database_url(base_url))
@@ -75,11 +87,17 @@ class PostgresPerWorker:
         self._engine: Engine = make_engine(self.url)
         # Every table the migrations made (so a new one is emptied too), except Alembic's own.
         tables = sorted(set(inspect(self._engine).get_table_names()) - {"alembic_version"})
-        self._truncate = text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        with self._engine.connect() as connection:
+            sequences = connection.execute(text(SEQUENCES_OF_TABLES)).all()
+        touched = [f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM {t})" for t in tables]
+        touched += [f"SELECT '{t}' WHERE (SELECT is_called FROM {seq})" for t, seq in sequences if t in tables]
+        self._touched_tables = text(" UNION ".join(touched))
 
     def fresh(self, tmp_path: Path) -> str:
         with self._engine.begin() as connection:
-            connection.execute(self._truncate)
+            touched = connection.execute(self._touched_tables).scalars().all()
+            if touched:
+                connection.execute(text(f"TRUNCATE {', '.join(touched)} RESTART IDENTITY CASCADE"))
         return self.url
 
     def _drop(self) -> None:
