@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SEED_FEED = FIXTURES / "seed_feed.atom.xml"
 # Set by .ci/run for the PostgreSQL pass, e.g. postgresql://postgres@127.0.0.1:5432/papers_ci_123
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-# xdist names its workers gw0, gw1, ...; without xdist (-n 0, -p no:xdist) there is one process.
+# xdist names its workers gw0, gw1, ...; with `-n 0` the tests run in this one process.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
@@ -48,6 +48,7 @@ class SqliteTemplate:
             # WAL: move every page into the main file, so copying that one file copies the whole database.
             connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         store.engine.dispose()  # the last connection closed deletes the -wal and -shm files
+        assert not Path(f"{self.path}-wal").exists(), "the template's WAL outlived its connections"
 
     def fresh(self, tmp_path: Path) -> str:
         target = tmp_path / "papers.db"
@@ -120,7 +121,7 @@ def _migrated(tmp_path_factory):
 
 @pytest.fixture
 def database_url(tmp_path, _migrated) -> str:
-    """A migrated database of this test's own: its URL."""
+    """The URL of a migrated database with no rows, for this test alone."""
     return _migrated.fresh(tmp_path)
 
 
