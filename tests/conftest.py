@@ -1,16 +1,25 @@
-"""Shared fixtures: a real database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is
-set), the loopback arXiv fake, and settings built without touching the process environment."""
+"""Shared fixtures: a real, migrated database per test (SQLite file, or PostgreSQL when TEST_DATABASE_URL is
+set), the loopback arXiv and Slack fakes, and settings built without touching the process environment.
+
+Migrating costs ~150 ms, so it happens once per test run (per xdist worker), not per test: SQLite tests get a
+copy of a migrated template file; PostgreSQL tests share one migrated database per worker, emptied before each
+test. tests/test_migrations.py still migrates from scratch.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, inspect, make_url, text
 
-from bot.app import Store, build_store
+from bot.app import Services, Store, build_bolt_app, build_store, build_wsgi_app, make_http_server
 from bot.config import Settings, normalise_database_url
+from db.session import make_engine
 from tests.fakes.arxiv_api import FakeArxiv
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.slack_requests import SIGNING_SECRET
@@ -19,32 +28,101 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SEED_FEED = FIXTURES / "seed_feed.atom.xml"
 # Set by .ci/run for the PostgreSQL pass, e.g. postgresql://postgres@127.0.0.1:5432/papers_ci_123
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-_TABLES = ("follow_alerts", "follows", "saved_papers", "reads", "digest_items", "digest_runs", "channel_topics",
-           "papers")
+# xdist names its workers gw0, gw1, ...; with `-n 0` the tests run in this one process.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def pytest_report_header(config):
-    return f"database: {'PostgreSQL ' + PG_URL.rsplit('/', 1)[-1] if PG_URL else 'SQLite (temp files)'}"
+    if PG_URL:
+        return f"database: PostgreSQL {make_url(PG_URL).database}_<worker> (one per xdist worker)"
+    return "database: SQLite (a copy of one migrated template per test)"
+
+
+class SqliteTemplate:
+    """One migrated SQLite file; each test gets its own copy."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / "template.db"
+        store = build_store(Settings(database_url=f"sqlite:///{self.path}"))
+        with store.engine.connect() as connection:
+            # WAL: move every page into the main file, so copying that one file copies the whole database.
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        store.engine.dispose()  # the last connection closed deletes the -wal and -shm files
+        assert not Path(f"{self.path}-wal").exists(), "the template's WAL outlived its connections"
+
+    def fresh(self, tmp_path: Path) -> str:
+        target = tmp_path / "papers.db"
+        shutil.copyfile(self.path, target)
+        return f"sqlite:///{target}"
+
+    def close(self) -> None:
+        pass
+
+
+# (table, sequence) for each sequence a table owns (serial and identity columns), in the current schema.
+SEQUENCES_OF_TABLES = """
+    SELECT t.relname, s.relname FROM pg_class s
+    JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    JOIN pg_class t ON t.oid = d.refobjid
+    WHERE s.relkind = 'S' AND s.relnamespace = current_schema()::regnamespace
+"""
+
+
+class PostgresPerWorker:
+    """One migrated database per xdist worker (`<db>_gw0`, ...) on TEST_DATABASE_URL's server, dropped at the
+    end; each test starts from empty tables (TRUNCATE ... RESTART IDENTITY, so ids start at 1 again).
+
+    TRUNCATE costs ~10 ms a table even when the table is empty, so only the tables a test touched (rows in it,
+    or its id sequence used) are truncated; the others are already as TRUNCATE would leave them."""
+
+    def __init__(self, base_url: str, worker: str):
+        base = make_url(normalise_database_url(base_url))
+        self.name = f"{base.database}_{worker}"
+        self.url = base.set(database=self.name).render_as_string(hide_password=False)
+        self._server = make_engine(base.render_as_string(hide_password=False)).execution_options(
+            isolation_level="AUTOCOMMIT")  # CREATE/DROP DATABASE cannot run in a transaction
+        self._drop()  # left over from a run that was killed
+        with self._server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+        build_store(Settings(database_url=self.url)).engine.dispose()
+        self._engine: Engine = make_engine(self.url)
+        # Every table the migrations made (so a new one is emptied too), except Alembic's own.
+        tables = sorted(set(inspect(self._engine).get_table_names()) - {"alembic_version"})
+        with self._engine.connect() as connection:
+            sequences = connection.execute(text(SEQUENCES_OF_TABLES)).all()
+        touched = [f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM {t})" for t in tables]
+        touched += [f"SELECT '{t}' WHERE (SELECT is_called FROM {seq})" for t, seq in sequences if t in tables]
+        self._touched_tables = text(" UNION ".join(touched))
+
+    def fresh(self, tmp_path: Path) -> str:
+        with self._engine.begin() as connection:
+            touched = connection.execute(self._touched_tables).scalars().all()
+            if touched:
+                connection.execute(text(f"TRUNCATE {', '.join(touched)} RESTART IDENTITY CASCADE"))
+        return self.url
+
+    def _drop(self) -> None:
+        with self._server.connect() as connection:
+            # FORCE: a subprocess or an engine a test never disposed may still hold a connection.
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        self._engine.dispose()
+        self._drop()
+        self._server.dispose()
 
 
 @pytest.fixture(scope="session")
-def _pg_migrated():
-    if not PG_URL:
-        return None
-    store = build_store(Settings(database_url=normalise_database_url(PG_URL)))
-    store.engine.dispose()
-    return normalise_database_url(PG_URL)
+def _migrated(tmp_path_factory):
+    database = PostgresPerWorker(PG_URL, WORKER) if PG_URL else SqliteTemplate(tmp_path_factory.mktemp("template"))
+    yield database
+    database.close()
 
 
 @pytest.fixture
-def database_url(tmp_path, _pg_migrated) -> str:
-    if _pg_migrated:
-        store = build_store(Settings(database_url=_pg_migrated), migrate=False)
-        with store.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(_TABLES)} RESTART IDENTITY CASCADE"))
-        store.engine.dispose()
-        return _pg_migrated
-    return f"sqlite:///{tmp_path / 'papers.db'}"
+def database_url(tmp_path, _migrated) -> str:
+    """The URL of a migrated database with no rows, for this test alone."""
+    return _migrated.fresh(tmp_path)
 
 
 @pytest.fixture
@@ -55,6 +133,9 @@ def env(database_url, monkeypatch) -> dict[str, str]:
         "ARXIV_DELAY_SECONDS": "0.05",
         "ARXIV_TIMEOUT_SECONDS": "2",
         "DIGEST_CHANNEL": "C0DIGEST",
+        # Slack's one-message-a-second pacing is waiting, not behaviour under test; the tests about
+        # pacing set DIGEST_PACE_SECONDS themselves (tests/test_digest_pace.py, tests/test_faults_process.py).
+        "DIGEST_PACE_SECONDS": "0",
     }
     for name in list(os.environ):
         if name.startswith(("SLACK_", "DIGEST_", "ARXIV_")):
@@ -71,7 +152,7 @@ def settings(env) -> Settings:
 
 @pytest.fixture
 def store(settings) -> Store:
-    store = build_store(settings)
+    store = build_store(settings, migrate=False)  # database_url is migrated already
     yield store
     store.engine.dispose()
 
@@ -104,13 +185,52 @@ def slack_settings(slack_env) -> Settings:
     return Settings.from_env(slack_env)
 
 
-@pytest.fixture
-def slack_server(slack_settings, store):
-    """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL."""
-    from bot.app import Services, build_bolt_app, build_wsgi_app, make_http_server
+class ListenerWork(Executor):
+    """Bolt's listener executor, counting the work not yet finished. Bolt submits a request's lazy listeners
+    before it answers the request, so once every answer is in, `wait_idle()` returning True means nothing those
+    requests started is still running: a test can then assert that nothing (more) was sent, without sleeping."""
 
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="bolt-listener")  # Bolt's default size
+        self._unfinished = 0
+        self._changed = threading.Condition()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        with self._changed:
+            self._unfinished += 1
+        future = self._pool.submit(fn, *args, **kwargs)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: Future) -> None:
+        with self._changed:
+            self._unfinished -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._unfinished == 0, timeout)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+@pytest.fixture
+def listener_work():
+    work = ListenerWork()
+    yield work
+    work.shutdown(wait=False)
+
+
+@pytest.fixture
+def slack_server(slack_settings, store, listener_work):
+    """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL. Its Bolt
+    app runs listeners on `listener_work`."""
     services = Services(settings=slack_settings, store=store)
-    server = make_http_server(build_wsgi_app(build_bolt_app(services), store), host="127.0.0.1", port=0)
+    bolt = build_bolt_app(services)
+    bolt.listener_runner.listener_executor = listener_work
+    bolt.listener_runner.lazy_listener_runner.executor = listener_work
+    server = make_http_server(build_wsgi_app(bolt, store), host="127.0.0.1", port=0)
     stop = run_server_in_thread(server)
     yield f"http://127.0.0.1:{server.effective_port}"
     stop()
@@ -118,8 +238,6 @@ def slack_server(slack_settings, store):
 
 def run_server_in_thread(server):
     """Run a waitress server in a daemon thread; returns a stop function that closes it quietly."""
-    import threading
-
     closing = threading.Event()
 
     def run():

@@ -67,7 +67,9 @@ def test_fetch_killed_mid_way_leaves_only_whole_papers_and_a_rerun_completes(
     while len(fake_arxiv.requests) < 2 or count_rows(store) < 60:
         assert time.monotonic() < deadline, "the fetch never reached its third page"
         time.sleep(0.05)
-    time.sleep(0.3)
+    while fake_arxiv.requests_started < 3:  # killed while it waits for the stalled third page
+        assert time.monotonic() < deadline, "the fetch never asked for its third page"
+        time.sleep(0.02)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
     assert count_rows(store) == 60  # two whole pages; nothing of the third

@@ -36,7 +36,7 @@ def silent_port():
     stop = threading.Event()
 
     def accept():
-        listener.settimeout(0.2)
+        listener.settimeout(0.02)  # how often the loop sees `stop`: the fixture's teardown waits that long
         while not stop.is_set():
             try:
                 accepted.append(listener.accept()[0])
@@ -66,7 +66,9 @@ def down_server(request, tmp_path, silent_port, fake_slack):
     """The real server, started while its database is gone (as if it went away after start-up)."""
     settings = Settings(database_url=down_urls(tmp_path, silent_port)[request.param], slack_bot_token=BOT_TOKEN,
                         slack_signing_secret=SIGNING_SECRET, slack_api_url=fake_slack.base_url,
-                        digest_channel="C0DIGEST")
+                        digest_channel="C0DIGEST",
+                        # The hanging host is given up on after this; 1 s (not the default 5) keeps the test short.
+                        database_connect_timeout_seconds=1)
     store = build_store(settings, migrate=False)
     services = Services(settings=settings, store=store)
     server = make_http_server(build_wsgi_app(build_bolt_app(services), store), host="127.0.0.1", port=0)

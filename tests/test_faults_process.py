@@ -26,8 +26,11 @@ def posted_items(store) -> int:
 
 
 def test_a_digest_process_killed_mid_run_is_resumed_with_the_rest_posted_exactly_once(store, slack_env, fake_slack):
+    # The first process is paced (1 s after each message) so it can be killed between two replies; the
+    # restarts need no pacing.
     child_env = {**os.environ, **slack_env}
-    child = subprocess.Popen(ARGV, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(ARGV, env={**child_env, "DIGEST_PACE_SECONDS": "1"}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         # The parent and two replies are in the ledger; the process now waits out its 1 s pacing.
