@@ -73,6 +73,7 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = SLACK_DEFAULT_API_URL
+    slack_retry_backoff_seconds: float = 0.5
     digest_keywords: tuple[str, ...] = DEFAULT_KEYWORDS
     digest_exclude: tuple[str, ...] = ()
     digest_categories: tuple[str, ...] = ()
@@ -124,6 +125,7 @@ class Settings:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=slack_api_url,
+            slack_retry_backoff_seconds=number("SLACK_RETRY_BACKOFF_SECONDS", 0.5, lo=0, hi=60),
             digest_keywords=_split_list(get("DIGEST_KEYWORDS"), DEFAULT_KEYWORDS),
             digest_exclude=_split_list(get("DIGEST_EXCLUDE")),
             digest_categories=_split_list(get("DIGEST_CATEGORIES")),

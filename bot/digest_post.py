@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 PAPERS_PER_REPLY = blocks.PAPERS_PER_REPLY
 PARENT = 0  # the part of the parent message (or the empty-day note); replies are 1, 2, ...
-# A 5xx or no answer: the first try and two more, with these pauses (what slack_sdk's handlers did).
-RETRY_PAUSES = (0.5, 1.0)
+# A 5xx or no answer: the first try and two more, SLACK_RETRY_BACKOFF_SECONDS and twice that apart (what slack_sdk's
+# handlers do).
+RETRIES_AFTER_A_5XX = 2
 # Messages are looked for from a little before the run started: Slack's clock and ours may differ.
 LOOKUP_SLACK = timedelta(hours=1)
 
@@ -69,9 +70,9 @@ def send(ctx: RunContext, message: dict, *, part: int, thread_ts: str | None = N
         except PostFailed as failed:
             ts = found_after(ctx, failed, part=part, thread_ts=thread_ts)
             if ts is None:
-                if not failed.retry_now or attempt == len(RETRY_PAUSES):
+                if not failed.retry_now or attempt == RETRIES_AFTER_A_5XX:
                     raise
-                ctx.sleep(RETRY_PAUSES[attempt])
+                ctx.sleep(ctx.settings.slack_retry_backoff_seconds * 2**attempt)
                 attempt += 1
                 continue
         ctx.report.messages += 1

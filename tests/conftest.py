@@ -147,6 +147,7 @@ def env(database_url, monkeypatch) -> dict[str, str]:
         # Slack's one-message-a-second pacing is waiting, not behaviour under test; the tests about
         # pacing set DIGEST_PACE_SECONDS themselves (tests/test_digest_pace.py, tests/test_faults_process.py).
         "DIGEST_PACE_SECONDS": "0",
+        "SLACK_RETRY_BACKOFF_SECONDS": "0.01",
     }
     for name in list(os.environ):
         if name.startswith(("SLACK_", "DIGEST_", "ARXIV_")):
