@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models: the schema every other layer stores through.
 
 The Alembic migrations in `db/migrations` are the source of truth for the live schema; these models
-must match them (tests/test_migrations.py compares the two). Full-text index objects (SQLite FTS5 table and triggers,
+must match them (tests/db/test_migrations.py compares the two). Full-text index objects (SQLite FTS5 table and triggers,
 PostgreSQL tsvector column) live only in the migrations and in `db/fts.py`.
 """
 

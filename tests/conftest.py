@@ -3,7 +3,7 @@ set), the loopback arXiv and Slack fakes, and settings built without touching th
 
 Migrating costs ~150 ms, so it happens once per test run (per xdist worker), not per test: SQLite tests get a
 copy of a migrated template file; PostgreSQL tests share one migrated database per worker, emptied before each
-test. tests/test_migrations.py still migrates from scratch.
+test. tests/db/test_migrations.py still migrates from scratch.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def env(database_url, monkeypatch) -> dict[str, str]:
         "ARXIV_TIMEOUT_SECONDS": "2",
         "DIGEST_CHANNEL": "C0DIGEST",
         # Slack's one-message-a-second pacing is waiting, not behaviour under test; the tests about
-        # pacing set DIGEST_PACE_SECONDS themselves (tests/test_digest_pace.py, tests/test_faults_process.py).
+        # pacing set DIGEST_PACE_SECONDS themselves (tests/digest/test_digest_pace.py, test_faults_process.py).
         "DIGEST_PACE_SECONDS": "0",
         "SLACK_RETRY_BACKOFF_SECONDS": "0.01",
     }

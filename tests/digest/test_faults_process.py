@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from db.models import DigestItem, DigestRun
 from tests.conftest import SEED_FEED
-from tests.test_digest_slack import SEED_ON_TOPIC, posted_paper_ids, posts
+from tests.digest.test_digest_slack import SEED_ON_TOPIC, posted_paper_ids, posts
 
 ARGV = [sys.executable, "-m", "bot", "digest", "--date", "2025-03-21", "--channel", "C0DIGEST",
         "--from-file", str(SEED_FEED)]

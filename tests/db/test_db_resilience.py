@@ -15,8 +15,8 @@ from sqlalchemy import text
 
 from bot import ingest
 from db import papers as paper_store
+from tests.arxiv.test_ingest import count_rows
 from tests.conftest import SEED_FEED
-from tests.test_ingest import count_rows
 
 
 def test_sqlite_writer_waits_for_a_concurrent_writer_instead_of_failing(store, database_url):

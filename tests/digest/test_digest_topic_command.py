@@ -1,6 +1,6 @@
 """`/papers topic` shows the channel's digest topic, escaped, and says where it comes from; its creator edits it.
 
-Edits ask Slack who is asking (tests/test_topic_permissions.py has the policy), so they run against the
+Edits ask Slack who is asking (tests/digest/test_topic_permissions.py has the policy), so they run against the
 fake Slack, where CHANNEL_CREATOR created every channel.
 """
 

@@ -130,6 +130,7 @@ def test_the_app_home_keeps_its_last_view_while_the_database_is_down(down_server
 def test_healthz_fails_fast_while_the_database_is_down(down_server):
     response = requests.get(f"{down_server}/healthz", timeout=30)
     assert response.status_code == 503 and response.json()["ok"] is False
+    assert response.json()["database"].startswith("database check failed")
     assert not any(leak in response.text for leak in ("postgres@", "Traceback"))
 
 
@@ -159,7 +160,7 @@ def test_a_digest_whose_database_connections_are_dropped_mid_run_carries_on(stor
     from bot import digest, ingest
     from bot.app import build_digest_poster
     from tests.conftest import SEED_FEED
-    from tests.test_digest_slack import DAY, SEED_ON_TOPIC, posted_paper_ids
+    from tests.digest.test_digest_slack import DAY, SEED_ON_TOPIC, posted_paper_ids
 
     ingest.ingest_feed_file(store.session_factory, SEED_FEED)
     admin_store = build_store(slack_settings, migrate=False)

@@ -12,8 +12,8 @@ from bot.bibtex import bibliography, latex_escape
 from bot.ingest import ingest_feed_file, ingest_records
 from db.records import PaperRecord
 from tests.conftest import SEED_FEED
+from tests.conversations.test_saved import papers
 from tests.fakes.slack_api import TEAM_ID
-from tests.test_saved import papers
 
 OLD = PaperRecord(arxiv_id="hep-th/9901001", version=1, title="Strings & 100% $\\alpha_1$ Branes_{x}",
                   abstract="Strings.", authors=("A. Physicist", "Bö Tensor"), primary_category="hep-th",

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import requests
-
-from bot.app import Services, build_bolt_app, build_store, build_wsgi_app, make_http_server
 from bot.cli import main
-from bot.config import Settings
 from bot.logs import configure_logging
-from tests.conftest import run_server_in_thread
 from tests.fakes.slack_api import BOT_TOKEN
 from tests.slack_requests import SIGNING_SECRET, event_body, post, slash_command_body
 
@@ -21,13 +16,6 @@ def test_wrong_content_type_is_refused_before_anything_runs(slack_server, fake_s
     assert response.status_code == 415
     assert [c.method for c in fake_slack.calls] == ["auth.test"]  # the start-up check only
 
-
-def test_slack_retry_of_an_event_has_no_second_effect(slack_server, fake_slack):
-    body = event_body({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "channel": "D1"})
-    response = post(f"{slack_server}/slack/events", body, content_type="application/json",
-                    extra_headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
-    assert response.status_code == 200
-    assert fake_slack.calls_to("views.publish", ok=None) == []
 
 
 def test_forged_retry_is_still_refused(slack_server):
@@ -84,19 +72,6 @@ def test_postgres_down_at_start_is_a_clear_error_not_a_hang(monkeypatch, capsys)
     assert err.startswith("papers-bot: cannot open the database:")
     assert "Traceback" not in err
 
-
-def test_healthz_fails_while_the_database_is_down(slack_settings, store):
-    # A running server whose database then disappears (simulated by pointing at a closed port).
-    down = build_store(Settings(database_url="postgresql+psycopg://postgres@127.0.0.1:1/x"), migrate=False)
-    services = Services(settings=slack_settings, store=store)
-    server = make_http_server(build_wsgi_app(build_bolt_app(services), down), host="127.0.0.1", port=0)
-    stop = run_server_in_thread(server)
-    try:
-        response = requests.get(f"http://127.0.0.1:{server.effective_port}/healthz", timeout=10)
-    finally:
-        stop()
-    assert response.status_code == 503
-    assert response.json()["ok"] is False and "database check failed" in response.json()["database"]
 
 
 def test_database_dying_mid_command_is_one_line_not_a_traceback(env, monkeypatch, capsys):

@@ -14,8 +14,8 @@ from bot.app import build_digest_poster
 from db import ledger
 from db.models import DigestItem
 from tests.conftest import SEED_FEED
+from tests.digest.test_digest_slack import DAY, SEED_ON_TOPIC, posted_paper_ids, posts
 from tests.slack_requests import event_body, post
-from tests.test_digest_slack import DAY, SEED_ON_TOPIC, posted_paper_ids, posts
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Each query lists the papers a reader would want (judged by reading the seed's titles and abstracts).
 Precision at k is the share of the first k results that are judged relevant, with k = min(5, #relevant).
-Run `pytest -q tests/test_relevance.py -s` to print the figures.
+Run `pytest -q tests/search/test_relevance.py -s` to print the figures.
 """
 
 from __future__ import annotations

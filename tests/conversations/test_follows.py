@@ -22,9 +22,9 @@ from db.records import PaperRecord
 from handlers.dms import send_follow_alerts
 from handlers.web_client import build_web_client
 from tests.conftest import SEED_FEED
+from tests.conversations.test_saved import papers
 from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import block_actions_body, post
-from tests.test_saved import papers
 
 OLD_KV = PaperRecord(
     arxiv_id="2401.00001", version=1, title="An Older KV Cache Paper", abstract="KV cache eviction for LLMs. It works.",

@@ -14,7 +14,7 @@ from bot.ingest import ingest_feed_file, ingest_records
 from db.records import PaperRecord
 from handlers.commands import papers_reply
 from tests.conftest import SEED_FEED
-from tests.test_reading_commands import papers
+from tests.reading.test_reading_commands import papers
 
 TITLE = "Exploring the Limits of KV Cache Compression in Visual Autoregressive Transformers"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -158,25 +157,6 @@ def test_a_run_that_crashed_half_way_posts_only_the_rest(seeded, slack_settings,
     ids = posted_paper_ids(fake_slack)
     assert len(ids) == len(set(ids)) == SEED_ON_TOPIC
 
-
-def test_two_racing_processes_post_the_digest_once(seeded, slack_settings, fake_slack):
-    barrier = threading.Barrier(2)
-    reports = []
-
-    def run(owner):
-        barrier.wait()
-        reports.append(post(seeded, slack_settings, owner=owner))
-
-    threads = [threading.Thread(target=run, args=(f"process-{i}",)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert sorted(r.status for r in reports) in (["busy", "posted"], ["already-done", "posted"])
-    messages = posts(fake_slack)
-    assert sum(1 for m in messages if not m.get("thread_ts")) == 1
-    ids = posted_paper_ids(fake_slack)
-    assert len(ids) == len(set(ids)) == SEED_ON_TOPIC
 
 
 def test_an_empty_day_posts_a_one_line_note_once(store, slack_settings, fake_slack):

@@ -29,13 +29,13 @@ from bot.scheduler import JOB_ID
 from db import topics as topic_store
 from handlers.commands import papers_reply
 from handlers.topic import topic_command
+from tests.db.test_migrations import downgrade, fresh_database, upgrade
 from tests.fakes.slack_api import CHANNEL_CREATOR
 from tests.slack_requests import post, slash_command_body
-from tests.test_migrations import downgrade, fresh_database, upgrade
 
 ADMIN, OWNER, PRIMARY, CREATOR, EDITOR, MEMBER = "U0ADMIN", "U0OWNER", "U0PRIMARY", "U0CREATOR", "U0EDITOR", "U0MEMBER"
 GENERAL = "C0GENERAL"
-MANIFEST = yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())
+MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from bot.app import Services, build_bolt_app, build_wsgi_app, make_http_server
 from bot.ingest import ingest_feed_file
 from tests.conftest import SEED_FEED, run_server_in_thread
 from tests.fakes.slack_api import TEAM_ID
+from tests.reading.test_reading import ID_FORMS
 from tests.slack_requests import event_body, post, slash_command_body
-from tests.test_reading import ID_FORMS
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from bot.paper_text import readable
 from bot.render_blocks.mrkdwn import inert, visible_text
 from bot.topics import find_spans
 from tests.conftest import FIXTURES, SEED_FEED
+from tests.digest.test_digest_blocks import visible_length
 from tests.slack_requests import block_actions_body, post
-from tests.test_digest_blocks import visible_length
 
 DAY = date(2025, 3, 21)
 ODD_FEED = FIXTURES / "odd_papers.atom.xml"

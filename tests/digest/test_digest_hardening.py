@@ -14,7 +14,7 @@ from bot import digest, ingest
 from bot.app import build_digest_poster
 from db import ledger
 from tests.conftest import SEED_FEED
-from tests.test_digest_slack import DAY, SEED_ON_TOPIC
+from tests.digest.test_digest_slack import DAY, SEED_ON_TOPIC
 
 
 @pytest.fixture

@@ -30,10 +30,10 @@ from bot.scheduler import DigestJob, build_scheduler
 from bot.search import run_search
 from db import papers as paper_store
 from db.records import PaperRecord
+from tests.arxiv.test_ingest import SEED_COUNT, count_rows, seed_window
 from tests.conftest import SEED_FEED
+from tests.digest.test_scheduler import notices
 from tests.fakes.arxiv_api import cut_offset, load_entries
-from tests.test_ingest import SEED_COUNT, count_rows, seed_window
-from tests.test_scheduler import notices
 
 
 def test_a_bad_entry_is_skipped_with_a_log_line_naming_it(store, settings, fake_arxiv, caplog):

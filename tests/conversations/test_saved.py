@@ -15,8 +15,8 @@ from bot.ingest import ingest_feed_file
 from bot.render_blocks.common import MARK_READ, REMOVE_SAVED, SAVE_PAPER
 from tests.conftest import SEED_FEED
 from tests.fakes.slack_api import TEAM_ID
+from tests.reading.test_actions import click
 from tests.slack_requests import block_actions_body, event_body, post, slash_command_body
-from tests.test_actions import click
 
 FIRST, SECOND = "2503.14881", "2503.15465"
 
