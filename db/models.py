@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -138,3 +139,23 @@ class Read(Base):
     arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
     source: Mapped[str] = mapped_column(String(16))  # button | command | opened | home
     read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaperVector(Base):
+    """A paper's term vector for recommendations, computed at ingest (or by the backfill), one per paper.
+
+    `vector` is the sparse vector as bytes (see bot/recommend/vectors.py for the layout), `model` names the
+    tokenizer and layout that made it and `dim` its index space, so a change of either is seen and the
+    backfill recomputes. `paper_version` is the arXiv version whose text it reflects: a new version's new
+    abstract gets a new vector. Deleting a paper deletes its vector.
+    """
+
+    __tablename__ = "paper_vectors"
+
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True,
+                                          autoincrement=False)
+    model: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    paper_version: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
