@@ -153,7 +153,7 @@ class _LRU:
             self.items.clear()
 
 
-_windows = _LRU(2)
+_windows = _LRU(2)  # the current window, and the one before while requests that began on it finish
 _readers = _LRU(1024)
 
 
@@ -354,7 +354,7 @@ def similar(factory: sessionmaker[Session], *, arxiv_id: str, limit: int,
         # A paper whose vector is not stored yet (the ingest hook failed) is vectorised here, from its text.
         blob = vector_store.paper_vectors(session, model=MODEL, arxiv_ids=[arxiv_id]).get(arxiv_id) \
             or encode(paper.title, paper.abstract)
-        scores = ranking.similarities(window.rows, ranking.weigh([blob], window.idf))
+        scores = ranking.window_similarities(window, ranking.weigh([blob], window.idf))
         eligible = scores > 0
         own_row = window.row_of.get(arxiv_id)
         if own_row is not None:
