@@ -85,6 +85,7 @@ class Settings:
     digest_time: time = time(9, 0)
     digest_timezone: str = "UTC"
     digest_days: str = "mon,tue,wed,thu,fri"
+    foryou_window_days: int = 30
     port: int = 3000
     log_level: str = "INFO"
 
@@ -137,6 +138,7 @@ class Settings:
             digest_time=_parse_time(get("DIGEST_TIME") or "09:00"),
             digest_timezone=_check_timezone(get("DIGEST_TIMEZONE") or "UTC"),
             digest_days=_check_days(get("DIGEST_DAYS") or "mon,tue,wed,thu,fri"),
+            foryou_window_days=int(number("FORYOU_WINDOW_DAYS", 30, int, lo=1, hi=3650)),
             port=int(number("PORT", 3000, int, lo=1, hi=65535)),
             log_level=_check_log_level(get("LOG_LEVEL") or "INFO"),
         )

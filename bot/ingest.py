@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.arxiv_source import ArxivSource, BadEntry, BadPage, build_query, read_feed_file
 from bot.config import ConfigError
+from bot.recommend import index_papers
 from db import papers as paper_store
 from db.records import PaperRecord, UpsertCounts
 
@@ -53,6 +54,9 @@ def store_page(
             good.append(item)
     with factory.begin() as session:
         report.counts += paper_store.upsert_papers(session, good, seen_at=datetime.now(UTC))
+    # Recommendation vectors are made here, off the request path, in their own transaction: should this fail,
+    # the papers are kept and a re-run (or bot.recommend.backfill_vectors) makes the missing ones.
+    index_papers(factory, [paper.arxiv_id for paper in good])
 
 
 def _missing_field(paper: PaperRecord) -> str | None:

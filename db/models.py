@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -210,3 +211,23 @@ class FollowAlert(Base):
     score: Mapped[float] = mapped_column(Double)  # its search score then: most relevant first in the DM
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PaperVector(Base):
+    """A paper's term vector for recommendations, computed at ingest (or by the backfill), one per paper.
+
+    `vector` is the sparse vector as bytes (see bot/recommend/vectors.py for the layout), `model` names the
+    tokenizer and layout that made it and `dim` its index space, so a change of either is seen and the
+    backfill recomputes. `paper_version` is the arXiv version whose text it reflects: a new version's new
+    abstract gets a new vector. Deleting a paper deletes its vector.
+    """
+
+    __tablename__ = "paper_vectors"
+
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True,
+                                          autoincrement=False)
+    model: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    paper_version: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
