@@ -180,3 +180,11 @@ def note_digest_outcome(factory: sessionmaker[Session], settings: Settings, repo
                     "invite the bot there and change the channel's topic to resume it", paused.channel,
                     paused.refused_runs, paused.error)
     return paused
+
+
+def topics_of_channels(factory: sessionmaker[Session], settings: Settings, channels) -> list[Topic]:
+    """The digest topics of these channels (the default topic for those without their own), each once: what a
+    reader with no reads yet is shown papers from."""
+    with factory.begin() as session:
+        topics = [topic_for_channel(session, settings, channel)[0] for channel in sorted(channels)]
+    return list(dict.fromkeys(topics)) or [default_topic(settings)]

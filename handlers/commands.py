@@ -35,10 +35,11 @@ from bot.arxiv_ids import find_arxiv_id, parse_arxiv_id
 from bot.reading import look_up_paper, needs_arxiv_lookup
 from bot.render_blocks import help as help_views
 from bot.render_blocks import search as views
-from bot.render_blocks.common import SEARCH_MORE, SEARCH_SHARE, problem_message
+from bot.render_blocks.common import MORE_LIKE_THIS, SEARCH_MORE, SEARCH_SHARE, problem_message
 from bot.render_blocks.mrkdwn import unescape
 from bot.render_blocks.reading import fetching_message, lookups_busy_message
-from handlers import bibtex, follows, reading, saved, topic
+from bot.render_blocks.recommend import FORYOU_MORE
+from handlers import bibtex, follows, reading, recommend, saved, topic
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.common import Click, ack_now, user_text_on_failure, who
 
@@ -98,6 +99,13 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     # `/papers 2503.14881` is a search for that paper: fetched from arXiv (on the lookup pool) when not stored.
     Subcommand("search", search_command,
                "`/papers search topic models` — search for words that are also command names", looks_up_arxiv=True),
+    Subcommand("foryou", recommend.foryou_command,
+               "`/papers foryou [cat:cs.CL words]` — your unread papers, ranked by what you read (only you see it)",
+               aliases=("for-you",)),
+    Subcommand("similar", recommend.similar_command, "`/papers similar 2503.14881` — the papers nearest to one",
+               takes_paper_ref=True),
+    Subcommand("popular", recommend.popular_command,
+               "`/papers popular [week|month]` — the most read papers here (counts only, never who)"),
     Subcommand("version", version_command, "`/papers version` — which papers-bot version is answering"),
     Subcommand("help", help_command, "`/papers help` — this message", aliases=("-h", "--help", "?")),
 )
@@ -233,3 +241,5 @@ def register(app, services, lookups: ArxivLookups) -> None:
     app.command("/papers")(ack=ack_now, lazy=[partial(answer_papers, services, lookups)])
     app.action(SEARCH_MORE)(ack=ack_now, lazy=[partial(show_more, services)])
     app.action(SEARCH_SHARE)(ack=ack_now, lazy=[partial(share_result, services)])
+    app.action(MORE_LIKE_THIS)(ack=ack_now, lazy=[partial(recommend.show_more_like_this, services)])
+    app.action(FORYOU_MORE)(ack=ack_now, lazy=[partial(recommend.show_more_foryou, services)])

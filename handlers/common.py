@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.reading import ReadingError
+from bot.recommend import RecommendError
 from bot.render_blocks.common import problem_message
 from bot.search import SearchError
 
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on my side; please try again in a moment."
-DOMAIN_ERRORS = (SearchError, ReadingError)
+DOMAIN_ERRORS = (SearchError, ReadingError, RecommendError)
 
 
 def ack_now(ack) -> None:

@@ -7,8 +7,9 @@ from functools import partial
 
 from slack_sdk.errors import SlackApiError
 
-from bot import reading, saved
+from bot import channel_topics, reading, recommend, saved
 from bot.render_blocks import reading as views
+from bot.render_blocks import recommend as recommend_views
 from handlers.common import ack_now
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,18 @@ def thread_links(client, papers) -> dict[str, str]:
 
 def publish_home(services, client, *, team_id: str, user_id: str) -> None:
     """Build the user's home summary and publish it; views.publish replaces the whole tab."""
-    summary = reading.home_summary(
-        services.store.session_factory, team_id=team_id, user_id=user_id,
-        channels=member_channels(client, user_id), timezone=services.settings.digest_timezone,
-    )
+    factory, settings = services.store.session_factory, services.settings
+    channels = member_channels(client, user_id)
+    summary = reading.home_summary(factory, team_id=team_id, user_id=user_id, channels=channels,
+                                   timezone=settings.digest_timezone)
     links = thread_links(client, summary.unread_digest_papers[: views.HOME_PAPERS_SHOWN])
-    saved_page = saved.saved_list(services.store.session_factory, team_id=team_id, user_id=user_id,
-                                  limit=saved.HOME_SAVED)
-    client.views_publish(user_id=user_id, view=views.home_view(summary, links, saved=saved_page))
+    saved_page = saved.saved_list(factory, team_id=team_id, user_id=user_id, limit=saved.HOME_SAVED)
+    foryou = recommend.for_you_by_reads(factory, team_id=team_id, user_id=user_id, limit=recommend_views.HOME_ITEMS,
+                                        topics=channel_topics.topics_of_channels(factory, settings, channels),
+                                        window_days=settings.foryou_window_days)
+    popular = recommend.popular(factory, team_id=team_id, window="week", limit=recommend_views.HOME_ITEMS)
+    view = views.home_view(summary, links, saved=saved_page, foryou=foryou, popular=popular)
+    client.views_publish(user_id=user_id, view=view)
 
 
 def app_home_opened(services, body: dict, event: dict, client) -> None:

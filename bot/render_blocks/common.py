@@ -26,6 +26,7 @@ from db.records import PaperRecord
 MARK_READ = "paper_mark_read"
 MARK_UNREAD = "paper_mark_unread"
 SHOW_ABSTRACT = "paper_show_abstract"
+MORE_LIKE_THIS = "paper_more_like_this"  # value: the version-less arXiv id
 OPEN_PDF = "paper_open_pdf"
 SEARCH_MORE = "search_more"
 SEARCH_SHARE = "search_share"
@@ -130,6 +131,7 @@ def paper_buttons(paper: PaperRecord, *, read: bool = False, block_id: str | Non
         "type": "actions",
         "elements": [toggle, button("Save", SAVE_PAPER, paper.arxiv_id),
                      button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link),
+                     button("More like this", MORE_LIKE_THIS, paper.arxiv_id),
                      button("BibTeX", SHOW_BIBTEX, paper.arxiv_id)],
     }
     if block_id:

@@ -19,6 +19,7 @@ from bot.digest_records import Digest, DigestEntry
 from bot.paper_text import readable, snippet
 from bot.render_blocks.common import (
     MARK_READ,
+    MORE_LIKE_THIS,
     OPEN_PDF,
     SAVE_PAPER,
     SHOW_ABSTRACT,
@@ -104,6 +105,7 @@ def paper_actions(paper: PaperRecord, *, block_id: str) -> dict:
             button("Mark read", MARK_READ, paper.arxiv_id, style="primary"),
             button("Save", SAVE_PAPER, paper.arxiv_id),
             button("PDF", OPEN_PDF, paper.arxiv_id, url=paper.pdf_link),
+            button("More like this", MORE_LIKE_THIS, paper.arxiv_id),
         ],
     }
 

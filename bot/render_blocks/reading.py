@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from bot.reading import HistoryPage, HomeSummary, ReadOutcome, UnreadOutcome
+from bot.recommend import ForYouPage, PopularPage
 from bot.render_blocks.common import (
     HISTORY_MORE,
     MARK_READ,
@@ -22,6 +23,7 @@ from bot.render_blocks.common import (
     title_link,
 )
 from bot.render_blocks.mrkdwn import MAX_BLOCKS_VIEW, escape, truncate
+from bot.render_blocks.recommend import foryou_home_blocks, popular_home_blocks
 from bot.saved import SavedPage
 from db.records import ReadRecord, SavedRecord
 
@@ -150,10 +152,12 @@ def home_saved_section(page: SavedPage | None) -> list[dict]:
 
 
 def home_view(summary: HomeSummary, thread_links: Mapping[str, str] | None = None, *,
-              saved: SavedPage | None = None) -> dict:
-    """The App Home: counts, recent reads (with Unread), the papers saved for later, and unread recent digest
-    papers, newest digest first, each linking to its thread (`thread_links`: arxiv_id -> permalink) with Mark
-    read; or how to start a digest."""
+              saved: SavedPage | None = None, foryou: ForYouPage | None = None,
+              popular: PopularPage | None = None) -> dict:
+    """The App Home: counts, recent reads (with Unread), For you (the reader's own top unread papers), the papers
+    saved for later, unread recent digest papers (newest digest first, each linking to its thread through
+    `thread_links`: arxiv_id -> permalink, with Mark read; or how to start a digest) and what the workspace read
+    most this week."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your papers", "emoji": True}},
         section(f"*{summary.read_this_week}* read this week · *{summary.read_total}* read in total"),
@@ -166,9 +170,13 @@ def home_view(summary: HomeSummary, thread_links: Mapping[str, str] | None = Non
     else:
         blocks.append(context("Nothing yet. Click *Mark read* on a digest paper and it shows up here."))
     blocks.append({"type": "divider"})
+    if foryou is not None:
+        blocks.extend([*foryou_home_blocks(foryou), {"type": "divider"}])
     blocks.extend(home_saved_section(saved))
-    blocks.extend(_digest_papers_blocks(summary, thread_links or {}, room=MAX_BLOCKS_VIEW - len(blocks)))
-    return {"type": "home", "blocks": blocks}
+    tail = [{"type": "divider"}, *popular_home_blocks(popular)] if popular is not None else []
+    room = MAX_BLOCKS_VIEW - len(blocks) - len(tail)
+    blocks.extend(_digest_papers_blocks(summary, thread_links or {}, room=room))
+    return {"type": "home", "blocks": [*blocks, *tail]}
 
 
 def _digest_papers_blocks(summary: HomeSummary, thread_links: Mapping[str, str], *, room: int) -> list[dict]:

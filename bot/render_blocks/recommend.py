@@ -12,6 +12,7 @@ import json
 from bot.recommend import ForYouPage, PopularPage, Recommendation, SimilarPage
 from bot.render_blocks.common import (
     MARK_READ,
+    MORE_LIKE_THIS,
     OPEN_PDF,
     authors_mrkdwn,
     button,
@@ -22,7 +23,6 @@ from bot.render_blocks.common import (
 from bot.render_blocks.mrkdwn import MAX_BUTTON_VALUE, MAX_SECTION_TEXT, escape, truncate, truncate_escaped
 from db.records import PaperRecord
 
-MORE_LIKE_THIS = "paper_more_like_this"  # value: the version-less arXiv id
 FORYOU_MORE = "foryou_more"  # value: foryou_more_value()
 PAGE_SIZE = 5
 HOME_ITEMS = 5

@@ -75,7 +75,7 @@ def test_the_digest_is_a_parent_message_with_the_papers_in_its_thread(seeded, sl
     assert "*pruning*" in section_text
     buttons = [e for b in first if b["type"] == "actions" for e in b["elements"]]
     assert {b["action_id"] for b in buttons} == {"paper_show_abstract", "paper_mark_read", "paper_save",
-                                                  "paper_open_pdf"}
+                                                  "paper_more_like_this", "paper_open_pdf"}
     assert all(b["value"] for b in buttons) and any(b.get("url") for b in buttons)
     for message in messages:
         assert message["text"] and len(message["blocks"]) <= 50
