@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import search_index
 from bot.arxiv_source import ArxivSource
 from bot.config import Settings
 from db.session import make_engine, make_session_factory, upgrade
@@ -26,6 +27,7 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
     engine = make_engine(settings.database_url, connect_timeout=settings.database_connect_timeout_seconds)
     if migrate:
         upgrade(engine)
+    search_index.attach(engine, settings)  # SEARCH_ENGINE=index: searches try the derived index first
     return Store(engine=engine, session_factory=make_session_factory(engine))
 
 
@@ -151,6 +153,7 @@ def build_bolt_app(services: Services):
     except OSError as err:
         raise SlackUnavailable(f"cannot reach Slack's Web API at SLACK_API_URL ({type(err).__name__})") from None
     handlers.register(app, services)
+    search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
     return app
 
 
