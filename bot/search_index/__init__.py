@@ -126,7 +126,7 @@ class SearchIndex:
             return None
         searcher = index.searcher()
         state = read_state(searcher, self._schema)
-        if state is None or search_feed.newest_revision(session) > state.newest:
+        if state is None or search_feed.newest_revision(session) != state.newest:  # behind, or a replaced store
             return None
         leave_out = search_feed.read_ids(session, team_id=reader[0], user_id=reader[1]) \
             if reader and unread_only else ()
@@ -223,7 +223,7 @@ class SearchIndex:
     def is_current(self) -> bool:
         index = self._open(create=False)
         state = read_state(index.searcher(), self._schema) if index is not None else None
-        return state is not None and self._read(search_feed.newest_revision) <= state.newest
+        return state is not None and self._read(search_feed.newest_revision) == state.newest
 
     def wait_until_current(self, timeout: float = 60.0) -> bool:
         """Sync until the index has seen the store's newest change (tests, the benchmark)."""
@@ -367,13 +367,13 @@ def index_directory(settings: Settings) -> Path | None:
     return Path.home() / ".cache" / "papers-bot" / f"search-{url.database}-{digest}"
 
 
-def attach(engine: Engine, settings: Settings) -> SearchIndex | None:
+def attach(engine: Engine, settings: Settings, *, poll_seconds: float = POLL_SECONDS) -> SearchIndex | None:
     """Register the index for this engine when SEARCH_ENGINE=index. Nothing is opened or built yet."""
     directory = index_directory(settings) if settings.search_engine == "index" else None
     if directory is None:
         _indexes.pop(engine, None)
         return None
-    index = SearchIndex(engine, directory)
+    index = SearchIndex(engine, directory, poll_seconds=poll_seconds)
     _indexes[engine] = index
     return index
 
