@@ -57,6 +57,7 @@ from db import papers as paper_store
 from db import search_feed
 from db.fts import FtsPage, FtsQuery
 from db.records import SearchHit
+from db.session import describe_db_error
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +211,12 @@ class SearchIndex:
     def sync(self) -> None:
         """One follower pass now: build the index if it has none, else apply the store's changes."""
         with self._sync_lock:
+            # The store first: a store that cannot be read gets no folder (nor a SQLite file's parent folder).
+            store_newest = self._read(search_feed.newest_revision)
             index = self._open(create=True)
             state = read_state(index.searcher(), self._schema)
             try:
-                if state is None or self._rebuild_wanted or self._store_replaced(state):
+                if state is None or self._rebuild_wanted or self._store_replaced(state, store_newest):
                     self._rebuild(index)
                 else:
                     self._catch_up(index, state)
@@ -244,8 +247,8 @@ class SearchIndex:
         with Session(engine) as session, session.begin():
             return query(session)
 
-    def _store_replaced(self, state: IndexState) -> bool:
-        if self._read(search_feed.newest_revision) < state.newest:
+    def _store_replaced(self, state: IndexState, store_newest: int) -> bool:
+        if store_newest < state.newest:
             log.info("search index: the store is older than the index (restored or replaced); rebuilding")
             return True
         return False
@@ -308,6 +311,9 @@ class SearchIndex:
         try:
             self.sync()
             return True
+        except SQLAlchemyError as error:
+            log.warning("search index: cannot read the store (%s); trying again later", describe_db_error(error))
+            return False
         except Exception:  # noqa: BLE001 - the index is derived: log, let SQL answer, and try again later
             log.exception("search index: updating %s failed; SQL answers until it works", self.path)
             with self._open_lock:
