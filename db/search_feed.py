@@ -14,7 +14,7 @@ asks for every row at or after it. Where the next cursor starts is the dialect's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,8 +22,6 @@ from sqlalchemy import func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from db.models import Paper, Read
-
-_CHUNK = 500  # ids per IN (...), well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -76,14 +74,6 @@ def newest_revision(session: Session) -> int:
 
 def paper_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Paper)) or 0
-
-
-def stored_ids(session: Session, arxiv_ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(arxiv_ids), _CHUNK):
-        chunk = list(arxiv_ids[start : start + _CHUNK])
-        found.update(session.scalars(select(Paper.arxiv_id).where(Paper.arxiv_id.in_(chunk))))
-    return found
 
 
 def read_ids(session: Session, *, team_id: str, user_id: str) -> list[str]:
