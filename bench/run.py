@@ -203,19 +203,23 @@ class Backend:
     drop: Callable[[], None] | None = None
 
 
-def sqlite_backend(directory: Path, n: int) -> Backend:
+def sqlite_backend(directory: Path, n: int | str, *, scratch: bool = False) -> Backend:
     path = directory / f"papers-{n}.db"
-    for leftover in directory.glob(f"papers-{n}.db*"):
-        leftover.unlink()
-    return Backend("SQLite", f"sqlite:///{path}")
+
+    def remove() -> None:
+        for leftover in directory.glob(f"papers-{n}.db*"):
+            leftover.unlink()
+
+    remove()
+    return Backend("SQLite", f"sqlite:///{path}", drop=remove if scratch else None)
 
 
-def postgres_backend(admin_url: str, n: int) -> Backend:
+def postgres_backend(admin_url: str, n: int | str, prefix: str = "papers_bench") -> Backend:
     """A database of our own on the given server, dropped afterwards."""
     import psycopg
 
     admin_url = normalise_database_url(admin_url).replace("postgresql+psycopg://", "postgresql://")
-    name = f"papers_bench_{n}_{os.getpid()}"
+    name = f"{prefix}_{n}_{os.getpid()}"
     with closing(psycopg.connect(admin_url, autocommit=True)) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -236,6 +240,31 @@ def measure_parser(pages: Sequence[Path]) -> float:
     for page in pages:
         count += len(arxiv_feed.parse(page.read_bytes()).results)
     return count / (time.perf_counter() - began)
+
+
+def measure_bulk_ingest(store, pages: Sequence[Path], expected: int) -> dict:
+    """papers/s through the bulk path (bot.bulk_ingest): pages parsed in a worker process while this one
+    stores the previous page with a multi-row INSERT (SQLite) or COPY (PostgreSQL)."""
+    from bot import bulk_ingest
+
+    began = time.perf_counter()
+    report = bulk_ingest.ingest_feed_files(store.session_factory, pages)
+    elapsed = time.perf_counter() - began
+    if report.counts.new != expected:
+        raise RuntimeError(f"bulk ingest stored {report.counts.new} papers, expected {expected}: {report.summary()}")
+    return {"per_s": expected / elapsed}
+
+
+def measure_page_ingest(backend: Backend, pages: Sequence[Path]) -> dict | None:
+    """The page-by-page path (`fetch`'s: bot.ingest.store_page) on a scratch database, for comparison."""
+    try:
+        store = build_store(Settings(database_url=backend.url, search_engine="sql"))
+        figures = measure_ingest(store, pages, sum(len(arxiv_feed.parse(p.read_bytes()).results) for p in pages))
+        store.engine.dispose()
+        return figures
+    finally:
+        if backend.drop:
+            backend.drop()
 
 
 def measure_ingest(store, pages: Sequence[Path], expected: int) -> dict:
@@ -671,16 +700,14 @@ def run_size(n: int, args, workdir: Path) -> dict:
         result["parser_per_s"] = measure_parser(pages)
         backends = [sqlite_backend(workdir, n)]
         if args.pg_url:
-            backends.append(postgres_backend(args.pg_url, n))
+            backends.append(postgres_backend(args.pg_url, n, args.pg_prefix))
     for backend in backends:
         entry: dict = {}
         result["backends"][backend.name] = entry
         try:
             store = build_store(Settings(database_url=backend.url, search_engine="sql"))
             if pages:
-                progress(f"{n:,} {backend.name}: ingest")
-                entry["ingest"] = measure_ingest(store, pages, n)
-                progress(f"{n:,} {backend.name}: {entry['ingest']['per_s']:.0f} papers/s")
+                measure_ingests(entry, store, backend, pages, n, args, workdir)
             if backend.name == "PostgreSQL":
                 with store.engine.begin() as conn:
                     conn.execute(text("ANALYZE papers"))
@@ -721,6 +748,19 @@ def run_size(n: int, args, workdir: Path) -> dict:
         for leftover in workdir.glob(f"papers-{n}.db*"):
             leftover.unlink()
     return result
+
+
+def measure_ingests(entry: dict, store, backend: Backend, pages: Sequence[Path], n: int, args, workdir: Path):
+    """The bulk path into the run's database, the page path on a scratch one (its first pages), and the
+    parser again afterwards: the machine's speed drifts, so the ratio uses the parser before and after."""
+    progress(f"{n:,} {backend.name}: bulk ingest")
+    entry["ingest"] = measure_bulk_ingest(store, pages, n)
+    progress(f"{n:,} {backend.name}: {entry['ingest']['per_s']:.0f} papers/s; the page-by-page path")
+    some = pages[: max(1, args.page_ingest_max // PAGE_SIZE)]
+    scratch = (sqlite_backend(workdir, f"{n}-pages", scratch=True) if backend.name == "SQLite"
+               else postgres_backend(args.pg_url, f"{n}_pages", args.pg_prefix))
+    entry["page_ingest"] = measure_page_ingest(scratch, some)
+    entry["parser_after_per_s"] = measure_parser(pages)
 
 
 def index_of(store):
@@ -786,19 +826,25 @@ def render(results: list[dict], info: dict) -> str:
 
 def _render_ingest(results: list[dict]) -> list[str]:
     lines = [
-        "Ingest (parse → upsert → index, one transaction per 1,000-paper page)",
+        "Ingest. Bulk: pages parsed in a worker process, stored by multi-row INSERT (SQLite) or COPY (PostgreSQL), "
+        "one transaction per 1,000-paper page. Page by page: `fetch`'s path (read, then store_page), on a scratch "
+        "database, over the first pages only. Ratios divide by the parser's mean of before and after.",
         "",
-        "| papers | arxiv parser alone (papers/s) | database | ingest (papers/s) | ingest ÷ parser "
-        "| of which: read page (papers/s) | store page (papers/s) |",
-        "|---:|---:|---|---:|---:|---:|---:|",
+        "| papers | database | arxiv parser alone (papers/s, before / after) | bulk ingest (papers/s) | bulk ÷ parser "
+        "| page-by-page (papers/s) | page ÷ parser | of which: read page / store page (papers/s) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for name, b in r["backends"].items():
-            if "ingest" in b:
-                i = b["ingest"]
-                lines.append(f"| {r['papers']:,} | {r['parser_per_s']:,.0f} | {name} | {i['per_s']:,.0f} | "
-                             f"{i['per_s'] / r['parser_per_s']:.2f} | {i['read_per_s']:,.0f} | "
-                             f"{i['store_per_s']:,.0f} |")
+            if "ingest" not in b:
+                continue
+            before, after = r["parser_per_s"], b.get("parser_after_per_s", r["parser_per_s"])
+            parser = (before + after) / 2
+            bulk, page = b["ingest"], b.get("page_ingest")
+            page_cells = (f"{page['per_s']:,.0f} | {page['per_s'] / parser:.2f} | {page['read_per_s']:,.0f} / "
+                          f"{page['store_per_s']:,.0f}") if page else "— | — | —"
+            lines.append(f"| {r['papers']:,} | {name} | {before:,.0f} / {after:,.0f} | {bulk['per_s']:,.0f} | "
+                         f"{bulk['per_s'] / parser:.2f} | {page_cells} |")
     return lines
 
 
@@ -906,6 +952,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes")
     parser.add_argument("--smoke", action="store_true", help="1,000 papers, SQLite only, few repeats")
     parser.add_argument("--pg-url", help="a PostgreSQL server URL; a database of our own is created and dropped")
+    parser.add_argument("--pg-prefix", default="papers_bench", help="name prefix of the databases the run creates")
+    parser.add_argument("--page-ingest-max", type=int, default=20_000,
+                        help="papers timed through the page-by-page ingest path (on a scratch database)")
     parser.add_argument("--repeats", type=int, default=10, help="passes over the query set for our search")
     parser.add_argument("--baseline-repeats", type=int, default=2, help="passes for the baselines")
     parser.add_argument("--digest-repeats", type=int, default=10)

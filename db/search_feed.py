@@ -67,9 +67,12 @@ def final_revision(session: Session) -> int:
     return newest_revision(session) + 1
 
 
+_NEWEST_REVISION = select(func.max(Paper.revision))  # built once: every index search asks it first
+
+
 def newest_revision(session: Session) -> int:
     """The highest revision of a visible row (0 for an empty store): an index that has seen it is current."""
-    return session.scalar(select(func.max(Paper.revision))) or 0
+    return session.scalar(_NEWEST_REVISION) or 0
 
 
 def paper_count(session: Session) -> int:
