@@ -1,20 +1,21 @@
 """SQL that feeds the derived search index (bot/search_index.py): papers in build order, changes since a
 watermark, the store's newest revision, and the reads a search filters or flags.
 
-`papers.revision` is set by the database (migration 0006). A follower keeps a cursor (revision, id) and
-asks for every row at or after it. Where the next cursor starts is the dialect's business:
+`papers.revision` is set by the database (migration 0006). A follower keeps a cursor (revision, id), asks
+for every row at or after it, and asks `horizon` where the next read may start:
 
 - SQLite serialises writers, so revisions grow in commit order: after reading, everything up to the
   highest revision is final, and the next read starts one past it.
 - PostgreSQL's revision is the writing transaction's id, and transactions commit out of order: a row of
-  transaction 100 can appear after rows of 101 were read. Only transactions older than the oldest one
-  still running (`pg_snapshot_xmin`) are final, so the next read starts there, and rows of younger
-  transactions already read are read again (the index replaces a paper by id, so that is harmless).
+  transaction 100 can appear after rows of 101 were read. The horizon is the snapshot's: every transaction
+  below `next_revision` has finished except the `running` ones. A follower moves its cursor no further than
+  `next_revision` and keeps the running ones below its cursor to read again (`changes_in`) once they end.
+  Rows read twice are harmless: the index replaces a paper by id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,12 +60,33 @@ def changes_from(session: Session, *, revision: int, paper_id: int, limit: int) 
     return _rows(session.execute(select(*_COLUMNS).where(cursor).order_by(Paper.revision, Paper.id).limit(limit)))
 
 
-def final_revision(session: Session) -> int:
-    """Every change with a revision below this is committed and visible now; a follower that has read
-    them all may start its next read here."""
+@dataclass(frozen=True)
+class Horizon:
+    """Every revision below `next_revision` is final (committed or rolled back), except `running`."""
+
+    next_revision: int
+    running: tuple[int, ...] = ()
+
+
+_PG_HORIZON = text(
+    "SELECT pg_snapshot_xmax(s)::text::bigint, "
+    "ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) FROM pg_current_snapshot() AS s"
+)
+
+
+def horizon(session: Session) -> Horizon:
+    """Take this before reading changes: anything that commits later is at or past it, or among `running`."""
     if session.bind.dialect.name == "postgresql":
-        return int(session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")))
-    return newest_revision(session) + 1
+        next_revision, running = session.execute(_PG_HORIZON).one()
+        return Horizon(int(next_revision), tuple(sorted(int(x) for x in running)))
+    return Horizon(newest_revision(session) + 1)
+
+
+def changes_in(session: Session, *, revisions: Sequence[int]) -> list[IndexRow]:
+    """Rows written by these transactions (ones that were still running when the cursor passed them)."""
+    if not revisions:
+        return []
+    return _rows(session.execute(select(*_COLUMNS).where(Paper.revision.in_(list(revisions)))))
 
 
 _NEWEST_REVISION = select(func.max(Paper.revision))  # built once: every index search asks it first

@@ -220,13 +220,18 @@ def test_a_transaction_that_commits_late_is_still_indexed(seeded, index, databas
     try:
         paper_store.upsert_papers(late, [new_paper("2599.00005", "Wombat quantization")],
                                   seen_at=datetime.now(UTC))
-        ingest_records(seeded.session_factory, [new_paper("2599.00006", "Numbat quantization")])
-        assert eventually(lambda: index.is_current() and search(seeded, "numbat").total == 1)
-        late.commit()  # an older transaction id, committed after a newer one was indexed
+        ingest_records(seeded.session_factory, [new_paper(f"2599.{n:05d}", "Numbat quantization")
+                                                for n in range(100, 150)])
+        assert eventually(lambda: index.is_current() and search(seeded, "numbat").total == 50)
+        followed = index.papers_followed
+        for _ in range(3):  # while the old transaction stays open, the papers after it are not read again
+            index.sync()
+        assert index.papers_followed == followed
+        late.commit()  # an older transaction id, committed after newer ones were indexed
     finally:
         late.close()
     assert eventually(lambda: index.is_current() and search(seeded, "wombat").total == 1)
-    assert index.answered >= 2
+    assert index.answered >= 2 and index.papers_followed == followed + 1
 
 
 def test_sql_engine_never_touches_an_index_folder(seeded, settings, tmp_path):

@@ -28,7 +28,7 @@ import shutil
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -95,6 +95,7 @@ class SearchIndex:
         self._idle_polls = 0
         self.answered = 0  # searches the index answered
         self.declined = 0  # searches left to SQL (not built, behind, or a doubt)
+        self.papers_followed = 0  # papers (re)indexed from the store's changes, builds aside
 
     @property
     def path(self) -> Path:
@@ -164,6 +165,9 @@ class SearchIndex:
             return index
 
     def _create(self) -> tantivy.Index:
+        for older in self.directory.glob("tantivy-*"):  # an index another version of the app wrote
+            if older != self.path:
+                shutil.rmtree(older, ignore_errors=True)
         self.path.mkdir(parents=True, exist_ok=True)
         try:
             return tantivy.Index(self._schema, path=str(self.path), reuse=True)
@@ -257,7 +261,7 @@ class SearchIndex:
         writer = self._writer(index, self.build_threads)
         began = time.perf_counter()
         log.info("search index: building %s from the store; SQL answers searches meanwhile", self.path)
-        final = self._read(search_feed.final_revision)  # before the scan: changes during it are read again
+        horizon = self._read(search_feed.horizon)  # before the scan: what commits during it is read again
         writer.delete_all_documents()
         after_id = newest = count = 0
         while True:
@@ -269,34 +273,50 @@ class SearchIndex:
             if len(rows) < BATCH:
                 break
             after_id = rows[-1].id
-        self._commit(index, writer, IndexState(Cursor(final, 0), newest))
+        self._commit(index, writer, IndexState(Cursor(horizon.next_revision, 0), newest, horizon.running))
         self._rebuild_wanted = False
         log.info("search index: %d papers indexed in %.1f s", count, time.perf_counter() - began)
 
     def _catch_up(self, index: tantivy.Index, state: IndexState) -> None:
-        final = self._read(search_feed.final_revision)  # before reading changes, as in _rebuild
-        rows = self._changes(state.cursor)
-        if not rows:
+        horizon = self._read(search_feed.horizon)  # before reading changes (db/search_feed.py)
+        writer, newest, last = None, state.newest, None
+        for rows in self._change_batches(state.cursor):
+            writer = writer or self._writer(index)
+            newest, last = max(newest, self._replace(writer, rows)), rows[-1]
+        finished = self._read(lambda s: search_feed.changes_in(s, revisions=state.pending))
+        if finished:
+            writer = writer or self._writer(index)
+            newest = max(newest, self._replace(writer, finished))
+        cursor = state.cursor  # moved past what was read, but never past the horizon
+        if last is not None:
+            cursor = min(Cursor(horizon.next_revision, 0), Cursor(last.revision, last.id + 1))
+        pending = tuple(revision for revision in horizon.running if revision < cursor.revision)
+        if writer is None and pending == state.pending:
             self._idle_polls += 1
             if self._idle_polls >= IDLE_POLLS_PER_COUNT_CHECK:
                 self._check_count(index)
             return
-        writer = self._writer(index)
-        newest, last = state.newest, rows[-1]
-        while rows:
-            for row in rows:
-                writer.delete_documents_by_term(ID, row.arxiv_id)
-                writer.add_document(paper_document(row))
-                newest = max(newest, row.revision)
-            last = rows[-1]
-            rows = self._changes(Cursor(last.revision, last.id + 1)) if len(rows) == BATCH else []
-        cursor = min(Cursor(final, 0), Cursor(last.revision, last.id + 1))
-        self._commit(index, writer, IndexState(cursor, newest))
+        self._commit(index, writer or self._writer(index), IndexState(cursor, newest, pending))
         self._check_count(index)
 
-    def _changes(self, cursor: Cursor) -> list[search_feed.IndexRow]:
-        return self._read(lambda s: search_feed.changes_from(s, revision=cursor.revision, paper_id=cursor.paper_id,
-                                                             limit=BATCH))
+    def _change_batches(self, cursor: Cursor) -> Iterator[list[search_feed.IndexRow]]:
+        """Rows at or after the cursor in (revision, id) order, a batch (one short transaction) at a time."""
+        while True:
+            batch = self._read(lambda s, c=cursor: search_feed.changes_from(s, revision=c.revision,
+                                                                            paper_id=c.paper_id, limit=BATCH))
+            if batch:
+                yield batch
+            if len(batch) < BATCH:
+                return
+            cursor = Cursor(batch[-1].revision, batch[-1].id + 1)
+
+    def _replace(self, writer: tantivy.IndexWriter, rows: list[search_feed.IndexRow]) -> int:
+        """Each paper's document replaced by its row; returns the newest revision among them."""
+        self.papers_followed += len(rows)
+        for row in rows:
+            writer.delete_documents_by_term(ID, row.arxiv_id)
+            writer.add_document(paper_document(row))
+        return max(row.revision for row in rows)
 
     def _check_count(self, index: tantivy.Index) -> None:
         """Papers are never deleted by the app, but a store can be emptied or restored under the index."""

@@ -28,6 +28,7 @@ TITLE_COPIES, ABSTRACT_COPIES, AUTHOR_COPIES = 5, 1, 2  # db.fts.SQLITE_BM25_WEI
 # reading the index reads a watermark that matches what it searches. No arXiv id has a tilde.
 META_ID = "~state"
 META_CURSOR_REVISION, META_CURSOR_ID, META_NEWEST = "state_cursor_revision", "state_cursor_id", "state_newest"
+META_PENDING = "state_pending"
 
 
 @dataclass(frozen=True, order=True)
@@ -42,6 +43,7 @@ class Cursor:
 class IndexState:
     cursor: Cursor
     newest: int  # the highest revision in the index; a store whose newest revision is higher is ahead of it
+    pending: tuple[int, ...] = ()  # revisions below the cursor still being written when it passed them
 
 
 def build_analyzer() -> tantivy.TextAnalyzer:
@@ -61,7 +63,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_text_field(AUTHOR, tokenizer_name=TOKENIZER, index_option="position")
     builder.add_text_field(CATEGORY, tokenizer_name="raw", index_option="basic")
     builder.add_integer_field(PUBLISHED, indexed=True, fast=True)
-    for name in (META_CURSOR_REVISION, META_CURSOR_ID, META_NEWEST):
+    for name in (META_CURSOR_REVISION, META_CURSOR_ID, META_NEWEST, META_PENDING):
         builder.add_integer_field(name, stored=True)
     return builder.build()
 
@@ -97,6 +99,8 @@ def state_document(state: IndexState) -> tantivy.Document:
     doc.add_integer(META_CURSOR_REVISION, state.cursor.revision)
     doc.add_integer(META_CURSOR_ID, state.cursor.paper_id)
     doc.add_integer(META_NEWEST, state.newest)
+    for revision in state.pending:
+        doc.add_integer(META_PENDING, revision)
     return doc
 
 
@@ -107,7 +111,7 @@ def read_state(searcher: tantivy.Searcher, schema: tantivy.Schema) -> IndexState
         return None
     doc = searcher.doc(hits[0][1])
     return IndexState(Cursor(doc.get_first(META_CURSOR_REVISION), doc.get_first(META_CURSOR_ID)),
-                      doc.get_first(META_NEWEST))
+                      doc.get_first(META_NEWEST), tuple(doc.get_all(META_PENDING)))
 
 
 def epoch_seconds(moment) -> int:
