@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.arxiv_source import BadEntry, read_feed_file
 from bot.ingest import FetchReport
-from db.bulk_ingest import insert_papers_bulk
+from db.bulk_ingest import finish_bulk_load, insert_papers_bulk
 from db.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -64,4 +64,6 @@ def ingest_feed_files(factory: sessionmaker[Session], paths: Sequence[Path], *, 
         store_page_bulk(factory, items, report)
         if progress:
             progress(report)
+    with factory.begin() as session:
+        finish_bulk_load(session)
     return report

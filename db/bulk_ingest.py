@@ -7,10 +7,11 @@ rules for existing rows stay in one place.
 
 - SQLite: multi-row INSERTs of 500 papers, values converted by the columns' own SQLAlchemy types, so they
   are stored exactly as the ORM stores them.
-- PostgreSQL: COPY into a temporary staging table, then one INSERT ... SELECT. The database still builds
-  each row's tsvector and GIN entries; COPY removes the per-row statement round trips.
+- PostgreSQL: COPY straight into `papers` (through a staging table and INSERT ... ON CONFLICT when another
+  process got there first), with a longer GIN pending list. The database still builds each row's tsvector;
+  COPY removes the per-row statement round trips.
 
-Both keep ON CONFLICT DO NOTHING: a paper another process inserts meanwhile is skipped, not an error.
+On both, a paper another process inserts meanwhile is skipped, not an error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+import psycopg
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from db import papers as paper_store
@@ -32,6 +34,7 @@ _COLUMNS = ("arxiv_id", "version", "title", "abstract", "authors", "author_names
 _CHUNK = 500  # ids per IN (...) when looking up stored versions
 _ROWS_PER_INSERT = 500  # 16 columns: 8,000 bound values, under SQLite's 32,766
 _STAGING = "papers_bulk_staging"
+_GIN_PENDING_LIST = "64MB"
 
 
 def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_at: datetime) -> UpsertCounts:
@@ -84,21 +87,49 @@ def _insert_sqlite(session: Session, papers: list[PaperRecord], seen_at: datetim
 
 
 def _insert_postgresql(session: Session, papers: list[PaperRecord], seen_at: datetime) -> int:
+    """COPY straight into `papers`; if another process inserted one of them meanwhile (the COPY fails on the
+    unique id), again through a staging table with ON CONFLICT DO NOTHING. A savepoint keeps the page's
+    transaction usable after the failed COPY."""
+    rows = [_copy_row(paper, seen_at) for paper in papers]
     driver = session.connection().connection.driver_connection  # psycopg's own connection, same transaction
     with driver.cursor() as cursor:
+        # A longer GIN pending list: the full-text index takes new entries in large sorted merges, not page by
+        # page; finish_bulk_load merges what is left.
+        cursor.execute(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'")
+        cursor.execute("SAVEPOINT bulk_copy")
+        try:
+            _copy(cursor, "papers", rows)
+            cursor.execute("RELEASE SAVEPOINT bulk_copy")
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT bulk_copy")
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (arxiv_id text, version int, title text, abstract text, "
             "authors json, author_names text, primary_category text, categories text, published timestamptz, "
             "updated timestamptz, pdf_url text, comment text, journal_ref text, doi text, "
             "first_seen_at timestamptz, last_seen_at timestamptz) ON COMMIT DELETE ROWS"
         )
-        with cursor.copy(f"COPY {_STAGING} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            for paper in papers:
-                values = list(_values(paper, seen_at))
-                values[4] = json.dumps(values[4])
-                copy.write_row(values)
+        _copy(cursor, _STAGING, rows)
         cursor.execute(f"INSERT INTO papers ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {_STAGING} "
                        "ON CONFLICT (arxiv_id) DO NOTHING")
         inserted = cursor.rowcount
         cursor.execute(f"TRUNCATE {_STAGING}")  # a second page in the same transaction starts empty
     return max(inserted, 0)
+
+
+def _copy_row(paper: PaperRecord, seen_at: datetime) -> list:
+    values = list(_values(paper, seen_at))
+    values[4] = json.dumps(values[4])  # authors: the json column takes text
+    return values
+
+
+def _copy(cursor, table: str, rows: list[list]) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def finish_bulk_load(session: Session) -> None:
+    """After a bulk load: PostgreSQL merges the GIN pending list now, so searches do not scan it."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT gin_clean_pending_list('ix_papers_search_vector'::regclass)"))

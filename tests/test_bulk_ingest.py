@@ -76,3 +76,16 @@ def test_the_search_index_follows_a_bulk_load(store, settings, tmp_path):
     assert papers[-1].arxiv_id in [hit.paper.arxiv_id for hit in page.hits]
     assert index.answered == answered + 1
     index.close()
+
+
+def test_a_paper_another_process_inserts_meanwhile_is_skipped_not_an_error(store, monkeypatch):
+    from db import bulk_ingest as bulk_store
+
+    papers = [item for item in read_feed_file(SEED_FEED) if hasattr(item, "arxiv_id")][:3]
+    ingest_records(store.session_factory, papers[:1])
+    monkeypatch.setattr(bulk_store, "_stored_ids", lambda session, ids: set())  # the lookup ran before it landed
+    report = FetchReport()
+    bulk_ingest.store_page_bulk(store.session_factory, papers, report)
+    assert (report.counts.new, report.counts.unchanged) == (2, 1)
+    with store.session_factory.begin() as session:
+        assert paper_store.count_papers(session) == 3
