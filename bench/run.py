@@ -1,4 +1,5 @@
-"""The benchmark: ingest, search, baselines, digest build and serve memory, side by side in one run.
+"""The benchmark: ingest, search (the index, the SQL path, baselines), digest build and serve memory, side by
+side in one run.
 
     python bench/run.py --sizes 10000,100000 [--pg-url postgresql://postgres@127.0.0.1:5432/postgres]
     python bench/run.py --smoke          # 1,000 papers, SQLite, a few repeats: proves the script still runs
@@ -202,19 +203,23 @@ class Backend:
     drop: Callable[[], None] | None = None
 
 
-def sqlite_backend(directory: Path, n: int) -> Backend:
+def sqlite_backend(directory: Path, n: int | str, *, scratch: bool = False) -> Backend:
     path = directory / f"papers-{n}.db"
-    for leftover in directory.glob(f"papers-{n}.db*"):
-        leftover.unlink()
-    return Backend("SQLite", f"sqlite:///{path}")
+
+    def remove() -> None:
+        for leftover in directory.glob(f"papers-{n}.db*"):
+            leftover.unlink()
+
+    remove()
+    return Backend("SQLite", f"sqlite:///{path}", drop=remove if scratch else None)
 
 
-def postgres_backend(admin_url: str, n: int) -> Backend:
+def postgres_backend(admin_url: str, n: int | str, prefix: str = "papers_bench") -> Backend:
     """A database of our own on the given server, dropped afterwards."""
     import psycopg
 
     admin_url = normalise_database_url(admin_url).replace("postgresql+psycopg://", "postgresql://")
-    name = f"papers_bench_{n}_{os.getpid()}"
+    name = f"{prefix}_{n}_{os.getpid()}"
     with closing(psycopg.connect(admin_url, autocommit=True)) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -230,11 +235,83 @@ def postgres_backend(admin_url: str, n: int) -> Backend:
 
 def measure_parser(pages: Sequence[Path]) -> float:
     """papers/s of the arxiv package's Atom parser alone: the ceiling for ingest."""
+    return measure_parser_cpu(pages)[0]
+
+
+def measure_parser_cpu(pages: Sequence[Path]) -> tuple[float, float]:
+    """(papers per second, papers per CPU-second) of the parser alone."""
     count = 0
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for page in pages:
         count += len(arxiv_feed.parse(page.read_bytes()).results)
-    return count / (time.perf_counter() - began)
+    return count / (time.perf_counter() - began), count / (time.process_time() - cpu)
+
+
+# -- CPU seconds of every process that works on an ingest: this one, its children (the parsing worker), and on
+# PostgreSQL the server processes of this database (same machine). The machine is shared and its speed drifts
+# by 3x within minutes, so wall-clock ratios are noisy; CPU seconds say what two free cores would do.
+
+def _proc_cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_cpu(store) -> dict[int, float]:
+    if store.engine.dialect.name != "postgresql":
+        return {}
+    with store.engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()
+        return {pid: _proc_cpu_seconds(pid) for pid in pids}
+
+
+@contextmanager
+def cpu_meter(store):
+    """Yields a dict that gets main_s, children_s and server_s: CPU seconds spent inside the block."""
+    figures: dict = {}
+    server, main, children = _server_cpu(store), time.process_time(), _children_cpu_seconds()
+    yield figures
+    after = _server_cpu(store)
+    figures.update(main_s=time.process_time() - main, children_s=_children_cpu_seconds() - children,
+                   server_s=sum(cpu - server.get(pid, 0.0) for pid, cpu in after.items()))
+
+
+def measure_bulk_ingest(store, pages: Sequence[Path], expected: int) -> dict:
+    """papers/s through the bulk path (bot.bulk_ingest): pages parsed in a worker process while this one
+    stores the previous page with a multi-row INSERT (SQLite) or COPY (PostgreSQL)."""
+    from bot import bulk_ingest
+
+    began = time.perf_counter()
+    with cpu_meter(store) as cpu:
+        report = bulk_ingest.ingest_feed_files(store.session_factory, pages)
+    elapsed = time.perf_counter() - began
+    if report.counts.new != expected:
+        raise RuntimeError(f"bulk ingest stored {report.counts.new} papers, expected {expected}: {report.summary()}")
+    # On two free cores the worker parses while this process and the server store: the slower side sets the pace.
+    bound = max(cpu["children_s"], cpu["main_s"] + cpu["server_s"])
+    return {"per_s": expected / elapsed, "cpu": cpu, "two_cores_per_s": expected / bound}
+
+
+def measure_page_ingest(backend: Backend, pages: Sequence[Path]) -> dict | None:
+    """The page-by-page path (`fetch`'s: bot.ingest.store_page) on a scratch database, for comparison."""
+    try:
+        store = build_store(Settings(database_url=backend.url, search_engine="sql"))
+        figures = measure_ingest(store, pages, sum(len(arxiv_feed.parse(p.read_bytes()).results) for p in pages))
+        store.engine.dispose()
+        return figures
+    finally:
+        if backend.drop:
+            backend.drop()
 
 
 def measure_ingest(store, pages: Sequence[Path], expected: int) -> dict:
@@ -242,27 +319,30 @@ def measure_ingest(store, pages: Sequence[Path], expected: int) -> dict:
     time splits between reading the page (the arxiv parser plus our record conversion) and storing it."""
     report = FetchReport()
     reading = storing = 0.0
-    for page in pages:
-        began = time.perf_counter()
-        items = read_feed_file(page)
-        parsed = time.perf_counter()
-        store_page(store.session_factory, items, report)
-        reading += parsed - began
-        storing += time.perf_counter() - parsed
+    with cpu_meter(store) as cpu:
+        for page in pages:
+            began = time.perf_counter()
+            items = read_feed_file(page)
+            parsed = time.perf_counter()
+            store_page(store.session_factory, items, report)
+            reading += parsed - began
+            storing += time.perf_counter() - parsed
     if report.counts.new != expected:
         raise RuntimeError(f"ingest stored {report.counts.new} new papers, expected {expected}: {report.summary()}")
     return {"per_s": expected / (reading + storing), "read_per_s": expected / reading,
-            "store_per_s": expected / storing}
+            "store_per_s": expected / storing, "cpu": cpu,
+            "two_cores_per_s": expected / (cpu["main_s"] + cpu["server_s"])}  # one process: parse then store
 
 
 # -- our search and the baselines -------------------------------------------------------------------------
 
 
-def our_search(store) -> Callable[[str], int] | None:
+def app_search(store) -> Callable[[str], int] | None:
+    """The app's search (bot.search.search_papers) on this store: its SEARCH_ENGINE decides the engine."""
     try:
         from bot.search import BadQuery, search_papers
     except ImportError as missing:
-        note(f"bot.search is not importable ({missing}); our search is skipped")
+        note(f"bot.search is not importable ({missing}); the app's search is skipped")
         return None
 
     def run_one(query: str) -> int:
@@ -275,6 +355,57 @@ def our_search(store) -> Callable[[str], int] | None:
         return _hit_count(result)
 
     return run_one
+
+
+def judged_relevance(store) -> dict | None:
+    """precision@k of tests/test_relevance.py's judged queries (the seed papers are planted in the corpus)."""
+    try:
+        from tests.test_relevance import JUDGED
+
+        from bot.search import search_papers
+    except ImportError as missing:
+        note(f"judged relevance skipped ({missing})")
+        return None
+    figures = {}
+    for query, relevant in JUDGED.items():
+        k = min(RESULT_LIMIT, len(relevant))
+        with store.session_factory.begin() as session:
+            found = [hit.paper.arxiv_id for hit in search_papers(session, query=query, limit=k).hits]
+        figures[query] = sum(arxiv_id in relevant for arxiv_id in found) / k
+    return {"mean": sum(figures.values()) / len(figures), "min": min(figures.values()), "per_query": figures}
+
+
+def _index_build_child(url: str, directory: str, conn) -> None:
+    from bot import search_index
+
+    store = build_store(Settings(database_url=url, search_index_dir=directory), migrate=False)
+    base = rss_mb()
+    index = search_index.index_for(store.engine)
+    began = time.perf_counter()
+    index.sync()
+    seconds = time.perf_counter() - began
+    if not index.is_current():
+        raise RuntimeError("the index is not current right after its build")
+    conn.send({"build_s": seconds, "memory_mb": rss_mb(field_name="VmHWM") - base})
+
+
+def directory_mb(directory: Path) -> float:
+    return sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 2**20
+
+
+def measure_index(url: str, directory: Path, n: int):
+    """Build the search index from the store in a child process (time, peak memory), then open it here."""
+    from bot import search_index
+
+    shutil.rmtree(directory, ignore_errors=True)
+    built = run_in_child(_index_build_child, url, str(directory))
+    if built is None:
+        return None, None
+    built.update(size_mb=directory_mb(directory), per_s=n / built["build_s"])
+    store = build_store(Settings(database_url=url, search_index_dir=str(directory)), migrate=False)
+    if not search_index.index_for(store.engine).wait_until_current():
+        note("the index did not catch up with the store")
+    return store, built
 
 
 def _hit_count(result) -> int:
@@ -526,7 +657,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def measure_serve(database_url: str, queries: Sequence[str]) -> dict | None:
+def measure_serve(database_url: str, queries: Sequence[str], *, engine: str, index_dir: Path) -> dict | None:
     """Peak RSS of `papers-bot serve` after answering the query set as signed /papers requests."""
     try:
         import requests
@@ -538,9 +669,10 @@ def measure_serve(database_url: str, queries: Sequence[str]) -> dict | None:
         return None
     fake = FakeSlack().start()
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_", "ARXIV_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DIGEST_", "ARXIV_", "SEARCH_"))}
     env.update(DATABASE_URL=database_url, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SLACK_API_URL=fake.base_url, PORT=str(port), LOG_LEVEL="WARNING")
+               SLACK_API_URL=fake.base_url, PORT=str(port), LOG_LEVEL="WARNING", SEARCH_ENGINE=engine,
+               SEARCH_INDEX_DIR=str(index_dir))
     command = [sys.executable, "-m", "bot", "serve", "--port", str(port), "--no-scheduler"]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -615,26 +747,22 @@ def run_size(n: int, args, workdir: Path) -> dict:
         pages = write_atom_pages(generate_papers(n, seed=args.seed), pages_dir, PAGE_SIZE)
         result["corpus_s"] = time.perf_counter() - began
         progress(f"{n:,}: corpus in {result['corpus_s']:.1f} s; timing the arxiv parser alone")
-        result["parser_per_s"] = measure_parser(pages)
+        result["parser_per_s"], result["parser_cpu_per_s"] = measure_parser_cpu(pages)
         backends = [sqlite_backend(workdir, n)]
         if args.pg_url:
-            backends.append(postgres_backend(args.pg_url, n))
+            backends.append(postgres_backend(args.pg_url, n, args.pg_prefix))
     for backend in backends:
         entry: dict = {}
         result["backends"][backend.name] = entry
         try:
-            store = build_store(Settings(database_url=backend.url))
+            store = build_store(Settings(database_url=backend.url, search_engine="sql"))
             if pages:
-                progress(f"{n:,} {backend.name}: ingest")
-                entry["ingest"] = measure_ingest(store, pages, n)
-                progress(f"{n:,} {backend.name}: {entry['ingest']['per_s']:.0f} papers/s")
-            progress(f"{n:,} {backend.name}: searching")
+                measure_ingests(entry, store, backend, pages, n, args, workdir)
             if backend.name == "PostgreSQL":
                 with store.engine.begin() as conn:
                     conn.execute(text("ANALYZE papers"))
-            ours = our_search(store)
-            if ours:
-                entry["ours"] = time_queries(ours, QUERIES, args.repeats)
+            index_dir = workdir / f"index-{n}-{backend.name.lower()}"
+            index_store = measure_search(entry, store, backend, index_dir, n, args)
             progress(f"{n:,} {backend.name}: LIKE scan")
             entry["like"] = time_queries(like_search(store), QUERIES, args.baseline_repeats)
             if backend.name == "SQLite":
@@ -649,9 +777,18 @@ def run_size(n: int, args, workdir: Path) -> dict:
             progress(f"{n:,} {backend.name}: digest build")
             store_page(store.session_factory, list(digest_day_papers()), FetchReport())
             entry["digest"] = measure_digest(store, backend.url, args.digest_repeats)
-            if backend.name == "SQLite" and not args.no_serve:
-                progress(f"{n:,} {backend.name}: serve memory")
-                entry["serve"] = measure_serve(backend.url, QUERIES)
+            if not args.no_serve:
+                entry["serve"] = {}
+                for engine in ("index", "sql"):
+                    if engine == "index" and index_store is None:
+                        continue
+                    if engine == "index":  # the digest's papers: let the index take them before serve opens it
+                        index_of(index_store).wait_until_current()
+                    progress(f"{n:,} {backend.name}: serve memory, {engine}")
+                    entry["serve"][engine] = measure_serve(backend.url, QUERIES, engine=engine, index_dir=index_dir)
+            if index_store is not None:
+                index_of(index_store).close()
+                index_store.engine.dispose()
             store.engine.dispose()
         finally:
             if backend.drop:
@@ -661,6 +798,48 @@ def run_size(n: int, args, workdir: Path) -> dict:
         for leftover in workdir.glob(f"papers-{n}.db*"):
             leftover.unlink()
     return result
+
+
+def measure_ingests(entry: dict, store, backend: Backend, pages: Sequence[Path], n: int, args, workdir: Path):
+    """The bulk path into the run's database, the page path on a scratch one (its first pages), and the
+    parser again afterwards: the machine's speed drifts, so the ratio uses the parser before and after."""
+    progress(f"{n:,} {backend.name}: bulk ingest")
+    entry["ingest"] = measure_bulk_ingest(store, pages, n)
+    progress(f"{n:,} {backend.name}: {entry['ingest']['per_s']:.0f} papers/s; the page-by-page path")
+    some = pages[: max(1, args.page_ingest_max // PAGE_SIZE)]
+    scratch = (sqlite_backend(workdir, f"{n}-pages", scratch=True) if backend.name == "SQLite"
+               else postgres_backend(args.pg_url, f"{n}_pages", args.pg_prefix))
+    entry["page_ingest"] = measure_page_ingest(scratch, some)
+    entry["parser_after_per_s"], entry["parser_after_cpu_per_s"] = measure_parser_cpu(pages)
+
+
+def index_of(store):
+    from bot import search_index
+
+    return search_index.index_for(store.engine)
+
+
+def measure_search(entry: dict, store, backend: Backend, index_dir: Path, n: int, args):
+    """The SQL path and the index, same queries, same run; the index's build; judged relevance of both.
+    Returns the index's store (None when it could not be built)."""
+    sql = app_search(store)
+    if sql:
+        progress(f"{n:,} {backend.name}: searching, SQL path")
+        entry["sql"] = time_queries(sql, QUERIES, args.repeats)
+        entry.setdefault("relevance", {})["sql"] = judged_relevance(store)
+    progress(f"{n:,} {backend.name}: building the search index")
+    index_store, built = measure_index(backend.url, index_dir, n)
+    if index_store is None:
+        return None
+    entry["index_build"] = built
+    progress(f"{n:,} {backend.name}: index built in {built['build_s']:.1f} s, {built['size_mb']:.0f} MB; searching")
+    index = index_of(index_store)
+    entry["index"] = time_queries(app_search(index_store), QUERIES, args.repeats)
+    entry.setdefault("relevance", {})["index"] = judged_relevance(index_store)
+    if index.declined:
+        note(f"{index.declined} searches fell back to SQL during the index timing")
+    entry["index_answered"], entry["index_declined"] = index.answered, index.declined
+    return index_store
 
 
 # -- the report -----------------------------------------------------------------------------------------
@@ -679,68 +858,122 @@ def _fmt_ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
+SQL_LABELS = {"SQLite": "SQL path (FTS5)", "PostgreSQL": "SQL path (tsvector)"}
+
+
 def render(results: list[dict], info: dict) -> str:
     lines = [
         f"Machine: {info['cpu']}, {info['nproc']} cores, {info['memory_gb']} GB; Python {info['python']}, "
         f"SQLite {info['sqlite']}" + (f", PostgreSQL {info['postgresql']}" if info.get("postgresql") else ""),
         "",
-        "Ingest (parse → upsert → index, one transaction per 1,000-paper page)",
+        *_render_ingest(results),
+        *_render_search(results),
+        *_render_index(results),
+        *_render_serve(results),
+    ]
+    return "\n".join(lines)
+
+
+def _render_ingest(results: list[dict]) -> list[str]:
+    lines = [
+        "Ingest. Bulk: pages parsed in a worker process, stored by multi-row INSERT (SQLite) or COPY (PostgreSQL), "
+        "one transaction per 1,000-paper page. Page by page: `fetch`'s path (read, then store_page), on a scratch "
+        "database, over the first pages only. Wall: papers/s as timed, ÷ the parser's mean of before and after. "
+        "Two cores: papers per CPU-second of the slower side (worker; this process + PostgreSQL's), ÷ the parser's "
+        "papers per CPU-second.",
         "",
-        "| papers | arxiv parser alone (papers/s) | database | ingest (papers/s) | ingest ÷ parser "
-        "| of which: read page (papers/s) | store page (papers/s) |",
-        "|---:|---:|---|---:|---:|---:|---:|",
+        "| papers | database | parser papers/s (before / after) | parser per CPU-s | bulk, wall | ÷ parser | "
+        "bulk, two cores | ÷ parser | page by page, wall | ÷ parser | page by page, two cores | ÷ parser |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for name, b in r["backends"].items():
-            if "ingest" in b:
-                i = b["ingest"]
-                lines.append(f"| {r['papers']:,} | {r['parser_per_s']:,.0f} | {name} | {i['per_s']:,.0f} | "
-                             f"{i['per_s'] / r['parser_per_s']:.2f} | {i['read_per_s']:,.0f} | "
-                             f"{i['store_per_s']:,.0f} |")
-    lines += [
+            if "ingest" not in b:
+                continue
+            before, after = r["parser_per_s"], b.get("parser_after_per_s", r["parser_per_s"])
+            parser = (before + after) / 2
+            parser_cpu = (r["parser_cpu_per_s"] + b.get("parser_after_cpu_per_s", r["parser_cpu_per_s"])) / 2
+            cells = [f"{before:,.0f} / {after:,.0f}", f"{parser_cpu:,.0f}"]
+            for figures in (b["ingest"], b.get("page_ingest")):
+                if figures is None:
+                    cells += ["—"] * 4
+                    continue
+                cells += [f"{figures['per_s']:,.0f}", f"{figures['per_s'] / parser:.2f}",
+                          f"{figures['two_cores_per_s']:,.0f}", f"{figures['two_cores_per_s'] / parser_cpu:.2f}"]
+            lines.append(f"| {r['papers']:,} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _render_search(results: list[dict]) -> list[str]:
+    lines = [
         "",
-        f"Search: {len(QUERIES)} queries, limit {RESULT_LIMIT}, in-process; times in ms; ×ours = baseline ÷ ours "
-        "(higher means ours is faster); 'set+build' = one pass over the query set plus the baseline's build, "
-        "÷ our one pass",
+        f"Search: {len(QUERIES)} queries, limit {RESULT_LIMIT}, in-process; times in ms; ×index = engine ÷ the "
+        "index (higher means the index is faster); 'set+build' = one pass over the query set plus the "
+        "baseline's build, ÷ the index's one pass",
         "",
-        "| papers | database | engine | p50 | p99 | p50 ×ours | p99 ×ours | build s | memory MB | set+build ×ours |",
+        "| papers | database | engine | p50 | p99 | p50 ×index | p99 ×index | build s | memory MB | set+build ×index |",
         "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for name, b in r["backends"].items():
-            ours: Timing | None = b.get("ours")
-            rows = [("ours", ours, None)]
-            rows += [("LIKE scan", b.get("like"), None)]
+            ours: Timing | None = b.get("index")
+            rows = [("index (tantivy)", ours, None), (SQL_LABELS[name], b.get("sql"), None),
+                    ("LIKE scan", b.get("like"), None)]
             for key, label in (("tfidf", "tf-idf (sklearn)"), ("bm25", "BM25 (rank-bm25)")):
                 if b.get(key):
                     rows.append((label, b[key]["timing"], b[key]))
             for label, timing, extra in rows:
                 if timing is None:
                     continue
-                ratio50 = f"{timing.p50 / ours.p50:,.1f}" if ours and label != "ours" else ""
-                ratio99 = f"{timing.p99 / ours.p99:,.1f}" if ours and label != "ours" else ""
+                other = ours is not None and timing is not ours
+                ratio50 = f"{timing.p50 / ours.p50:,.1f}" if other else ""
+                ratio99 = f"{timing.p99 / ours.p99:,.1f}" if other else ""
                 build = f"{extra['build_s']:.1f}" if extra else ""
                 memory = f"{extra['memory_mb']:,.0f}" if extra else ""
                 total = ""
-                if ours and extra:
+                if other and extra:
                     total = f"{(timing.one_pass_ms + extra['build_s'] * 1000) / ours.one_pass_ms:,.0f}"
-                elif ours and label != "ours":
+                elif other:
                     total = f"{timing.one_pass_ms / ours.one_pass_ms:,.1f}"
                 lines.append(f"| {r['papers']:,} | {name} | {label} | {_fmt_ms(timing.p50)} | {_fmt_ms(timing.p99)} | "
                              f"{ratio50} | {ratio99} | {build} | {memory} | {total} |")
-    lines += ["", "Digest build (select + Block Kit + Markdown) and serve memory", "",
-              "| papers | database | digest build ms (p50 / max) | papers selected of 600 | messages | "
-              "serve RSS MB idle / peak | /papers round trip ms p50 / p99 |",
-              "|---:|---|---:|---:|---:|---:|---:|"]
+    return lines
+
+
+def _render_index(results: list[dict]) -> list[str]:
+    lines = ["", "Search index build (from the store, in a child process) and judged relevance "
+             "(precision@k of tests/test_relevance.py's queries on the planted seed papers)", "",
+             "| papers | database | index build s | papers/s | size MB | build peak memory MB | "
+             "relevance, index: mean / min | relevance, SQL path: mean / min |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for name, b in r["backends"].items():
-            d, s = b.get("digest"), b.get("serve")
-            digest_cell = f"{d['p50_ms']:.0f} / {d['max_ms']:.0f}" if d else "skipped"
-            serve_cell = f"{s['idle_mb']:.0f} / {s['peak_mb']:.0f}" if s else "—"
-            rt_cell = f"{s['p50_ms']:.0f} / {s['p99_ms']:.0f}" if s else "—"
-            lines.append(f"| {r['papers']:,} | {name} | {digest_cell} | {d['selected'] if d else '—'} | "
-                         f"{d['messages'] if d else '—'} | {serve_cell} | {rt_cell} |")
-    return "\n".join(lines)
+            built, judged = b.get("index_build"), b.get("relevance", {})
+            cells = [f"{built['build_s']:.1f}", f"{built['per_s']:,.0f}", f"{built['size_mb']:,.0f}",
+                     f"{built['memory_mb']:,.0f}"] if built else ["—"] * 4
+            for engine in ("index", "sql"):
+                figure = judged.get(engine)
+                cells.append(f"{figure['mean']:.2f} / {figure['min']:.2f}" if figure else "—")
+            lines.append(f"| {r['papers']:,} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _render_serve(results: list[dict]) -> list[str]:
+    lines = ["", "Digest build (select + Block Kit + Markdown) and serve memory (`papers-bot serve`, per engine)", "",
+             "| papers | database | digest build ms (p50 / max) | papers selected of 600 | messages | engine | "
+             "serve RSS MB idle / peak | /papers round trip ms p50 / p99 |",
+             "|---:|---|---:|---:|---:|---|---:|---:|"]
+    for r in results:
+        for name, b in r["backends"].items():
+            d = b.get("digest")
+            digest_cells = (f"{d['p50_ms']:.0f} / {d['max_ms']:.0f} | {d['selected']} | {d['messages']}" if d
+                            else "skipped | — | —")
+            serves = b.get("serve") or {"—": None}
+            for engine, served in serves.items():
+                serve_cell = f"{served['idle_mb']:.0f} / {served['peak_mb']:.0f}" if served else "—"
+                rt_cell = f"{served['p50_ms']:.0f} / {served['p99_ms']:.0f}" if served else "—"
+                lines.append(f"| {r['papers']:,} | {name} | {digest_cells} | {engine} | {serve_cell} | {rt_cell} |")
+    return lines
 
 
 def to_json(results: list[dict], info: dict) -> dict:
@@ -775,6 +1008,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes")
     parser.add_argument("--smoke", action="store_true", help="1,000 papers, SQLite only, few repeats")
     parser.add_argument("--pg-url", help="a PostgreSQL server URL; a database of our own is created and dropped")
+    parser.add_argument("--pg-prefix", default="papers_bench", help="name prefix of the databases the run creates")
+    parser.add_argument("--page-ingest-max", type=int, default=20_000,
+                        help="papers timed through the page-by-page ingest path (on a scratch database)")
     parser.add_argument("--repeats", type=int, default=10, help="passes over the query set for our search")
     parser.add_argument("--baseline-repeats", type=int, default=2, help="passes for the baselines")
     parser.add_argument("--digest-repeats", type=int, default=10)
@@ -808,10 +1044,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         # The smoke run exists so the benchmark cannot rot: every app-side measurement must have run.
         sqlite = results[0]["backends"]["SQLite"]
-        wanted = {"our search": sqlite.get("ours"), "the digest build": sqlite.get("digest")}
+        wanted = {"the SQL path": sqlite.get("sql"), "the search index": sqlite.get("index"),
+                  "every search from the index": sqlite.get("index_declined") == 0,
+                  "the digest build": sqlite.get("digest")}
         if not args.no_serve:
-            serve = sqlite.get("serve")
-            wanted["serve (every /papers answered)"] = serve and serve["answered"] == len(QUERIES)
+            for engine in ("index", "sql"):
+                serve = (sqlite.get("serve") or {}).get(engine)
+                wanted[f"serve, {engine} (every /papers answered)"] = serve and serve["answered"] == len(QUERIES)
         missing = [name for name, value in wanted.items() if not value]
         if missing:
             print(f"smoke run failed: {', '.join(missing)} did not run (see the notes above)", file=sys.stderr)

@@ -12,7 +12,7 @@ from functools import partial
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import scheduler
+from bot import scheduler, search_index
 from bot.arxiv_source import ArxivSource
 from bot.config import Settings
 from db.arxiv_pacing import SharedArxivPacing
@@ -40,6 +40,7 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
     engine = make_engine(settings.database_url, connect_timeout=settings.database_connect_timeout_seconds)
     if migrate:
         upgrade(engine)
+    search_index.attach(engine, settings)  # SEARCH_ENGINE=index: searches try the derived index first
     return Store(engine=engine, session_factory=make_session_factory(engine))
 
 

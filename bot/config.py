@@ -26,6 +26,7 @@ DEFAULT_KEYWORDS = (
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 ARXIV_DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 ARXIV_MAX_PAGE_SIZE = 2000  # arXiv's terms: at most 2,000 results a page.
+SEARCH_ENGINES = ("index", "sql")  # index: the derived full-text index (bot/search_index); sql: the database's own
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order: Monday is 0
 
 
@@ -88,6 +89,8 @@ class Settings:
     foryou_window_days: int = 30
     port: int = 3000
     log_level: str = "INFO"
+    search_engine: str = "index"
+    search_index_dir: str | None = None  # None: beside the SQLite file, or a per-user cache dir for PostgreSQL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +144,8 @@ class Settings:
             foryou_window_days=int(number("FORYOU_WINDOW_DAYS", 30, int, lo=1, hi=3650)),
             port=int(number("PORT", 3000, int, lo=1, hi=65535)),
             log_level=_check_log_level(get("LOG_LEVEL") or "INFO"),
+            search_engine=_check_search_engine(get("SEARCH_ENGINE") or "index"),
+            search_index_dir=get("SEARCH_INDEX_DIR"),
         )
 
     def require(self, *names: str) -> None:
@@ -177,3 +182,10 @@ def _check_days(raw: str) -> str:
     if not days or any(d not in WEEKDAYS for d in days):
         raise ConfigError(f"DIGEST_DAYS must be a comma list of mon..sun, got {raw!r}")
     return ",".join(days)
+
+
+def _check_search_engine(raw: str) -> str:
+    engine = raw.strip().lower()
+    if engine not in SEARCH_ENGINES:
+        raise ConfigError(f"SEARCH_ENGINE must be one of {', '.join(SEARCH_ENGINES)}, got {raw!r}")
+    return engine

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import search_index
 from bot.arxiv_ids import parse_category
 from db import papers as paper_store
 from db.fts import FtsQuery, Phrase, search_papers_fts
@@ -304,8 +305,14 @@ def _search_parsed(session: Session, parsed: ParsedQuery, *, limit: int, offset:
     limit = max(0, min(limit, MAX_PAGE))
     offset = max(0, offset)
     reader = (team_id, user_id) if team_id and user_id else None
-    page = search_papers_fts(session, query=parsed.to_fts(), limit=limit, offset=offset, reader=reader,
-                             unread_only=parsed.unread and reader is not None)
+    query, unread_only = parsed.to_fts(), parsed.unread and reader is not None
+    # SEARCH_ENGINE=index: the derived index answers when it is current; otherwise (and with =sql) SQL does.
+    index = search_index.index_for(session.get_bind())
+    page = index.search(session, query=query, limit=limit, offset=offset, reader=reader,
+                        unread_only=unread_only) if index is not None else None
+    if page is None:
+        page = search_papers_fts(session, query=query, limit=limit, offset=offset, reader=reader,
+                                 unread_only=unread_only)
     return SearchPage(query=parsed, total=page.total, offset=offset, hits=page.hits)
 
 

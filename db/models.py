@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Double,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -55,7 +57,10 @@ class Base(DeclarativeBase):
 
 class Paper(Base):
     __tablename__ = "papers"
-    __table_args__ = (UniqueConstraint("arxiv_id", name="uq_papers_arxiv_id"),)
+    __table_args__ = (
+        UniqueConstraint("arxiv_id", name="uq_papers_arxiv_id"),
+        Index("ix_papers_revision", "revision", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     arxiv_id: Mapped[str] = mapped_column(String(64))
@@ -76,6 +81,10 @@ class Paper(Base):
     doi: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by the database on insert and on every change search reads (migration 0006): the watermark the
+    # derived search index follows. Never written by the app.
+    revision: Mapped[int] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                          server_onupdate=FetchedValue())
 
 
 class ChannelTopic(Base):

@@ -9,6 +9,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 import handlers
+from bot import search_index
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.web_client import build_web_client
 
@@ -50,4 +51,5 @@ def build_bolt_app(services) -> App:
     except OSError as err:
         raise SlackUnavailable(f"cannot reach Slack's Web API at SLACK_API_URL ({type(err).__name__})") from None
     handlers.register(app, services, ArxivLookups())
+    search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
     return app

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.ingest import ingest_feed_file
 from bot.search import run_search
-from tests.conftest import SEED_FEED
+from tests import test_search
+
+# The seed corpus on both engines (SQL, and the derived search index), with test_search.py's fixtures.
+search_engine = test_search.search_engine
+engine_settings = test_search.engine_settings
+seeded = test_search.seeded
 
 KV_CACHE = {"2503.14881", "2503.14647", "2503.13773", "2503.12491", "2503.11816", "2503.11132", "2503.11108"}
 JUDGED: dict[str, set[str]] = {
@@ -36,12 +40,6 @@ JUDGED: dict[str, set[str]] = {
 }
 
 
-@pytest.fixture
-def seeded(store):
-    ingest_feed_file(store.session_factory, SEED_FEED)
-    return store
-
-
 def precision_at_k(store, query: str, relevant: set[str]) -> float:
     k = min(5, len(relevant))
     page = run_search(store.session_factory, query=query, limit=k)
@@ -49,10 +47,10 @@ def precision_at_k(store, query: str, relevant: set[str]) -> float:
     return sum(arxiv_id in relevant for arxiv_id in found) / k
 
 
-def test_judged_queries_rank_relevant_papers_first(seeded, database_url):
+def test_judged_queries_rank_relevant_papers_first(seeded, database_url, search_engine):
     figures = {query: precision_at_k(seeded, query, relevant) for query, relevant in JUDGED.items()}
     mean = sum(figures.values()) / len(figures)
-    print(f"\nprecision@k on {database_url.split(':', 1)[0]}: mean {mean:.2f}")
+    print(f"\nprecision@k on {database_url.split(':', 1)[0]}, {search_engine}: mean {mean:.2f}")
     for query, value in figures.items():
         print(f"  {value:.2f}  {query}")
     assert mean >= 0.9

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import search_index
+from bot.config import Settings
 from bot.ingest import ingest_feed_file
 from bot.search import (
     MAX_QUERY_CHARS,
@@ -31,10 +34,29 @@ PRUNING_TITLES = {"2503.11164", "2503.11549", "2503.11187", "2503.11737"}
 QUANTIZATION_PAPERS = {"2503.15465", "2503.14259", "2503.13089", "2503.12988", "2503.13565"}
 
 
+@pytest.fixture(params=["sql", "index"])
+def search_engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture(name="settings")  # the conftest's `settings`, per engine (hypothesis' settings keeps its name)
+def engine_settings(env, search_engine, tmp_path) -> Settings:
+    """The database tests below run on both engines: SQL, and the derived search index."""
+    return replace(Settings.from_env(env), search_engine=search_engine,
+                   search_index_dir=str(tmp_path / "search-index"))
+
+
 @pytest.fixture
-def seeded(store):
+def seeded(store, search_engine):
     ingest_feed_file(store.session_factory, SEED_FEED)
-    return store
+    index = search_index.index_for(store.engine)
+    assert (index is not None) == (search_engine == "index")
+    if index is not None:
+        assert index.wait_until_current()
+    yield store
+    if index is not None:
+        assert index.declined == 0, "SQL answered a search the index should have"
+        index.close()
 
 
 def ids(page) -> list[str]:

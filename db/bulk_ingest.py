@@ -1,0 +1,135 @@
+"""Bulk loading of papers: the insert of new papers at the speed of the database, for loads of many pages.
+
+`insert_papers_bulk` has `db.papers.upsert_papers`' meaning (one row per version-less id, the newest version
+wins, a re-seen paper only gets `last_seen_at`), and splits the work: papers the store does not have yet are
+inserted without SQLAlchemy's per-row machinery, everything else goes through `upsert_papers` itself, so the
+rules for existing rows stay in one place.
+
+- SQLite: multi-row INSERTs of 500 papers, values converted by the columns' own SQLAlchemy types, so they
+  are stored exactly as the ORM stores them.
+- PostgreSQL: COPY straight into `papers` (through a staging table and INSERT ... ON CONFLICT when another
+  process got there first), with a longer GIN pending list. The database still builds each row's tsvector;
+  COPY removes the per-row statement round trips.
+
+On both, a paper another process inserts meanwhile is skipped, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import psycopg
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from db import papers as paper_store
+from db.models import Paper
+from db.records import PaperRecord, UpsertCounts
+
+_COLUMNS = ("arxiv_id", "version", "title", "abstract", "authors", "author_names", "primary_category",
+            "categories", "published", "updated", "pdf_url", "comment", "journal_ref", "doi", "first_seen_at",
+            "last_seen_at")
+_CHUNK = 500  # ids per IN (...) when looking up stored versions
+_ROWS_PER_INSERT = 500  # 16 columns: 8,000 bound values, under SQLite's 32,766
+_STAGING = "papers_bulk_staging"
+_GIN_PENDING_LIST = "64MB"
+
+
+def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_at: datetime) -> UpsertCounts:
+    latest: dict[str, PaperRecord] = {}
+    for paper in papers:
+        kept = latest.get(paper.arxiv_id)
+        if kept is None or paper.version > kept.version:
+            latest[paper.arxiv_id] = paper
+    stored = _stored_ids(session, list(latest))
+    fresh = [paper for arxiv_id, paper in latest.items() if arxiv_id not in stored]
+    counts = paper_store.upsert_papers(session, [p for p in latest.values() if p.arxiv_id in stored],
+                                       seen_at=seen_at)
+    if fresh:
+        insert = _insert_postgresql if session.bind.dialect.name == "postgresql" else _insert_sqlite
+        inserted = insert(session, fresh, seen_at)
+        counts += UpsertCounts(new=inserted, unchanged=len(fresh) - inserted)
+    return counts
+
+
+def _stored_ids(session: Session, arxiv_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(arxiv_ids), _CHUNK):
+        chunk = arxiv_ids[start : start + _CHUNK]
+        found.update(session.scalars(select(Paper.arxiv_id).where(Paper.arxiv_id.in_(chunk))))
+    return found
+
+
+def _values(paper: PaperRecord, seen_at: datetime) -> tuple:
+    return (paper.arxiv_id, paper.version, paper.title, paper.abstract, list(paper.authors),
+            ", ".join(paper.authors), paper.primary_category, " ".join(paper.categories), paper.published,
+            paper.updated, paper.pdf_url, paper.comment, paper.journal_ref, paper.doi, seen_at, seen_at)
+
+
+def _insert_sqlite(session: Session, papers: list[PaperRecord], seen_at: datetime) -> int:
+    connection = session.connection()
+    columns = Paper.__table__.columns
+    # Each column's own bind conversion (UTC datetimes, JSON), as the ORM would apply it.
+    convert = [columns[name].type.bind_processor(connection.dialect) for name in _COLUMNS]
+    one_row = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
+    inserted = 0
+    for start in range(0, len(papers), _ROWS_PER_INSERT):
+        chunk = papers[start : start + _ROWS_PER_INSERT]
+        values = [fn(value) if fn else value for paper in chunk
+                  for fn, value in zip(convert, _values(paper, seen_at), strict=True)]
+        # One multi-row INSERT per chunk: a third faster than stepping a one-row statement per paper.
+        statement = (f"INSERT INTO papers ({', '.join(_COLUMNS)}) VALUES {', '.join([one_row] * len(chunk))} "
+                     "ON CONFLICT (arxiv_id) DO NOTHING")
+        inserted += max(connection.exec_driver_sql(statement, tuple(values)).rowcount, 0)
+    return inserted
+
+
+def _insert_postgresql(session: Session, papers: list[PaperRecord], seen_at: datetime) -> int:
+    """COPY straight into `papers`; if another process inserted one of them meanwhile (the COPY fails on the
+    unique id), again through a staging table with ON CONFLICT DO NOTHING. A savepoint keeps the page's
+    transaction usable after the failed COPY."""
+    rows = [_copy_row(paper, seen_at) for paper in papers]
+    driver = session.connection().connection.driver_connection  # psycopg's own connection, same transaction
+    with driver.cursor() as cursor:
+        # A longer GIN pending list: the full-text index takes new entries in large sorted merges, not page by
+        # page; finish_bulk_load merges what is left.
+        cursor.execute(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'")
+        cursor.execute("SAVEPOINT bulk_copy")
+        try:
+            _copy(cursor, "papers", rows)
+            cursor.execute("RELEASE SAVEPOINT bulk_copy")
+            return len(rows)
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT bulk_copy")
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (arxiv_id text, version int, title text, abstract text, "
+            "authors json, author_names text, primary_category text, categories text, published timestamptz, "
+            "updated timestamptz, pdf_url text, comment text, journal_ref text, doi text, "
+            "first_seen_at timestamptz, last_seen_at timestamptz) ON COMMIT DELETE ROWS"
+        )
+        _copy(cursor, _STAGING, rows)
+        cursor.execute(f"INSERT INTO papers ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM {_STAGING} "
+                       "ON CONFLICT (arxiv_id) DO NOTHING")
+        inserted = cursor.rowcount
+        cursor.execute(f"TRUNCATE {_STAGING}")  # a second page in the same transaction starts empty
+    return max(inserted, 0)
+
+
+def _copy_row(paper: PaperRecord, seen_at: datetime) -> list:
+    values = list(_values(paper, seen_at))
+    values[4] = json.dumps(values[4])  # authors: the json column takes text
+    return values
+
+
+def _copy(cursor, table: str, rows: list[list]) -> None:
+    with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def finish_bulk_load(session: Session) -> None:
+    """After a bulk load: PostgreSQL merges the GIN pending list now, so searches do not scan it."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT gin_clean_pending_list('ix_papers_search_vector'::regclass)"))
