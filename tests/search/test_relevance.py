@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.search import run_search
-from tests import test_search
+from tests.search import test_search
 
 # The seed corpus on both engines (SQL, and the derived search index), with test_search.py's fixtures.
 search_engine = test_search.search_engine

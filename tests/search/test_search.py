@@ -91,6 +91,8 @@ def test_a_hyphenated_term_is_a_phrase_never_its_words_far_apart(seeded):
             ("2503.99002", "Low bit widths", "Weights at a low bit width."),
             ("2503.99003", "Density estimation", "A low-density prior over bit-level codes of the model."),
         ])
+    if (index := search_index.index_for(seeded.engine)) is not None:
+        assert index.wait_until_current()  # the index follows the store: search once it has the new papers
     found = ids(search(seeded, "low-bit"))
     assert "2503.99001" in found and "2503.99002" in found
     assert "2503.99003" not in found
