@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, inspect, make_url, text
 
+from bot import search_index
 from bot.app import Services, Store, build_bolt_app, build_store, build_wsgi_app, make_http_server
 from bot.config import Settings, normalise_database_url
 from db.session import make_engine
@@ -160,6 +161,14 @@ def env(database_url, monkeypatch) -> dict[str, str]:
 @pytest.fixture
 def settings(env) -> Settings:
     return Settings.from_env(env)
+
+
+@pytest.fixture(autouse=True)
+def _stop_search_index_followers():
+    """Every test's search-index followers stop with it: each polls its store, and so holds a connection, for as
+    long as it runs (left running, a PostgreSQL pass of several workers ran out of server connections)."""
+    yield
+    search_index.close_all()
 
 
 @pytest.fixture

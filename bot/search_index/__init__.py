@@ -418,3 +418,10 @@ def follow(engine: Engine) -> SearchIndex | None:
     if index is not None:
         index.start()
     return index
+
+
+def close_all() -> None:
+    """Stop every index this process follows (a shutting-down process, or a test done with its stores): a
+    follower left running keeps polling, and so keeps a database connection, for as long as its engine lives."""
+    for index in list(_indexes.values()):
+        index.close()
