@@ -23,6 +23,7 @@ from handlers import http_server
 from handlers.bolt_app import SlackUnavailable as SlackUnavailable
 from handlers.bolt_app import build_bolt_app as build_bolt_app
 from handlers.digest_poster import SlackPoster
+from handlers.dms import send_daily_dms
 from handlers.dms import send_follow_alerts as send_follow_alerts
 from handlers.http_server import make_http_server as make_http_server
 from handlers.topic import notify_paused
@@ -87,7 +88,8 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
         poster=build_digest_poster(settings),
         arxiv=arxiv or build_arxiv_source(settings, store=store),
         notify_paused=partial(notify_paused, build_web_client(settings)),
-        send_alerts=partial(send_follow_alerts, build_web_client(settings), store.session_factory),
+        send_alerts=partial(send_daily_dms, build_web_client(settings), store.session_factory,
+                            window_days=settings.foryou_window_days),
     )
     return scheduler.build_scheduler(job, blocking=blocking)
 

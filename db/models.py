@@ -240,3 +240,26 @@ class PaperVector(Base):
     paper_version: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ForYouDm(Base):
+    """A user who asked for the morning For you DM (`/papers dm on`); `/papers dm off` deletes the row."""
+
+    __tablename__ = "foryou_dm_subscribers"
+
+    team_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ForYouDmSent(Base):
+    """A paper sent to a user in a morning DM: never sent to them again."""
+
+    __tablename__ = "foryou_dm_sent"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "arxiv_id", name="uq_foryou_dm_sent_team_user_paper"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    arxiv_id: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -106,6 +106,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                takes_paper_ref=True),
     Subcommand("popular", recommend.popular_command,
                "`/papers popular [week|month]` — the most read papers here (counts only, never who)"),
+    Subcommand("dm", recommend.dm_command, "`/papers dm on` — your top new papers by DM each morning (`off` stops)"),
     Subcommand("version", version_command, "`/papers version` — which papers-bot version is answering"),
     Subcommand("help", help_command, "`/papers help` — this message", aliases=("-h", "--help", "?")),
 )

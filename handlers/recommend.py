@@ -6,7 +6,7 @@ its reasons only ever go back to that user (ephemeral replies, their own App Hom
 
 from __future__ import annotations
 
-from bot import channel_topics, recommend
+from bot import channel_topics, foryou_dm, recommend
 from bot.reading import parse_paper_ref
 from bot.render_blocks import recommend as views
 from bot.render_blocks.common import problem_message
@@ -41,6 +41,17 @@ def popular_command(services, command: dict, args: str) -> dict:
     page = recommend.popular(services.store.session_factory, team_id=who(command)["team_id"], window=args,
                              limit=views.PAGE_SIZE)
     return views.popular_message(page)
+
+
+def dm_command(services, command: dict, args: str) -> dict:
+    """`/papers dm on|off`: the morning DM of your top new papers, at digest time; `/papers dm` says which."""
+    factory, reader, word = services.store.session_factory, who(command), (args or "").strip().lower()
+    if word in ("on", "off"):
+        foryou_dm.set_dm(factory, **reader, enabled=word == "on")
+    enabled = foryou_dm.dm_enabled(factory, **reader)
+    settings = services.settings
+    return views.dm_status_message(enabled=enabled, when=f"{settings.digest_time:%H:%M} {settings.digest_timezone}",
+                                   unknown=word not in ("", "on", "off"))
 
 
 @user_text_on_failure

@@ -189,3 +189,12 @@ def popular_home_blocks(page: PopularPage) -> list[dict]:
     if not page.items:
         blocks.append(context("Nothing read here this week yet."))
     return blocks
+
+
+def dm_status_message(*, enabled: bool, when: str, unknown: bool = False) -> dict:
+    """`/papers dm`: whether the morning DM is on, and how to change it."""
+    state = (f"Your morning For you DM is *on*: at {escape(when)}, your top new papers, each once. "
+             "`/papers dm off` stops it." if enabled else
+             "Your morning For you DM is *off*. `/papers dm on` sends you your top new papers each morning.")
+    text = ("`/papers dm` takes `on` or `off`. " if unknown else "") + state
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
