@@ -39,6 +39,7 @@ from bot.render_blocks.common import MORE_LIKE_THIS, SEARCH_MORE, SEARCH_SHARE, 
 from bot.render_blocks.mrkdwn import unescape
 from bot.render_blocks.reading import fetching_message, lookups_busy_message
 from bot.render_blocks.recommend import FORYOU_MORE
+from bot.slack_errors import CHANNEL_ACCESS_ERRORS
 from handlers import bibtex, follows, reading, recommend, saved, topic
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.common import Click, ack_now, user_text_on_failure, who
@@ -212,7 +213,7 @@ def share(services, body: dict, client) -> dict | None:
     except SlackApiError as err:
         error = err.response.get("error", "") if err.response is not None else ""
         log.warning("share to %s failed: %s", channel, error)
-        if error in ("not_in_channel", "channel_not_found", "is_archived", "restricted_action"):
+        if error in CHANNEL_ACCESS_ERRORS:
             return problem_message(
                 "I can't post in this channel. Invite me with `/invite @papers-bot` and try again "
                 "(private channels and direct messages need that)."
