@@ -389,6 +389,13 @@ class PoliteArxivClient(arxiv.Client):
             return _Answer(response.status_code, response.headers, _read_body(response, deadline))
 
 
+@dataclass(frozen=True)
+class SearchAnswer:
+    total: int  # how many papers arXiv says match
+    records: tuple[PaperRecord, ...]  # the page, in arXiv's order
+    skipped: int = 0  # entries without a field we need (logged, never stored)
+
+
 @dataclass
 class ArxivSource:
     """Fetches one topic window as pages of records."""
@@ -432,6 +439,23 @@ class ArxivSource:
         page.extend(self.client.take_dropped())
         if page:
             yield page
+
+    def search(self, query: str, *, max_results: int, newest_first: bool = False) -> SearchAnswer:
+        """One page of arXiv's answer to a search query (`/papers`' Search arXiv): best first, or newest first.
+        One request, through the client's lock, pacing and retries; a page that is not whole is retried, never
+        half used."""
+        search = arxiv.Search(
+            query=query,
+            max_results=max_results,
+            sort_by=arxiv.SortCriterion.SubmittedDate if newest_first else arxiv.SortCriterion.Relevance,
+            sort_order=arxiv.SortOrder.Descending,
+        )
+        # The package asks for a whole client page (ARXIV_PAGE_SIZE) whatever max_results says: ask for what is shown.
+        feed = self.client._parse_feed(self.client._format_url(search, 0, max_results))
+        items = [*records_from_results(feed.results[:max_results]), *self.client.take_dropped()]
+        return SearchAnswer(total=feed.header.total_results if feed.results else 0,
+                            records=tuple(item for item in items if isinstance(item, PaperRecord)),
+                            skipped=sum(isinstance(item, BadEntry) for item in items))
 
     def fetch_by_ids(self, arxiv_ids: Sequence[str]) -> list[PaperRecord]:
         search = arxiv.Search(id_list=list(arxiv_ids), max_results=len(arxiv_ids))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slack_bolt import BoltResponse
 
-from handlers import actions, commands, events, follows, saved, saved_clicks, unfurls
+from handlers import actions, arxiv_search, commands, events, follows, saved, saved_clicks, unfurls
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.replays import SkipReplays
 
@@ -17,6 +17,7 @@ def register(app, services, lookups: ArxivLookups) -> None:
     app.middleware(skip_slack_retries)
     app.middleware(SkipReplays())
     commands.register(app, services, lookups)
+    arxiv_search.register(app, services, lookups)
     actions.register(app, services)
     events.register(app, services)
     saved.register(app, services, lookups)
