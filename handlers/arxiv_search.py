@@ -75,17 +75,17 @@ def search_arxiv_clicked(services, lookups: ArxivLookups, in_flight: InFlight, b
 def _search_and_show(services, click: Click, query: str, respond, in_flight: InFlight, key: tuple[str, ...]) -> None:
     """On the lookup pool: ask arXiv, store, and replace the "searching" message with the outcome."""
     try:
-        try:
-            result = search_arxiv(services.store.session_factory, services.arxiv, query=query, **who(click))
-            reply = views.arxiv_results_message(result)
-        except DOMAIN_ERRORS as err:
-            reply = views.arxiv_failed_message(query, str(err))
-        except Exception:  # noqa: BLE001 - the clicker gets one line; the traceback goes to the log
-            log.exception("Search arXiv failed")
-            reply = views.arxiv_failed_message(query, APOLOGY)
-        respond(**{**reply, "replace_original": True})
+        result = search_arxiv(services.store.session_factory, services.arxiv, query=query, **who(click))
+        reply = views.arxiv_results_message(result)
+    except DOMAIN_ERRORS as err:
+        reply = views.arxiv_failed_message(query, str(err))
+    except Exception:  # noqa: BLE001 - the clicker gets one line; the traceback goes to the log
+        log.exception("Search arXiv failed")
+        reply = views.arxiv_failed_message(query, APOLOGY)
     finally:
+        # Released before the answer goes out: a click on its Try again button must find the key free.
         in_flight.release(key)
+    respond(**{**reply, "replace_original": True})
 
 
 def register(app, services, lookups: ArxivLookups) -> None:
