@@ -160,6 +160,8 @@ def no_matches_message(query: ParsedQuery) -> dict:
 def arxiv_value(query_text: str) -> str:
     """The Search arXiv button's value: the query as typed (at most 500 characters, so always within 2,000)."""
     value = json.dumps({"q": query_text}, ensure_ascii=False, separators=(",", ":"))
+    # `<`, `>` and `&` as JSON escapes: the same string to json.loads, and no markup in the message at all.
+    value = value.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
     return value if len(value) <= MAX_BUTTON_VALUE else ""
 
 
