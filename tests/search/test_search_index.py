@@ -287,3 +287,29 @@ def test_disposing_a_stores_engine_stops_its_follower(seeded, settings, tmp_path
     assert not index.is_current()  # nobody follows any more: SQL answers what the index has not seen
     assert ids(search(store, "okapi")) == ["2599.00006"]
     store.engine.dispose()
+
+
+def test_deleting_the_folder_in_the_middle_of_a_build_is_safe(seeded, settings, tmp_path, monkeypatch):
+    expected = ids(search(seeded, "kv cache"))
+    building, release = threading.Event(), threading.Event()
+    real_read = search_feed.papers_after_id
+
+    def slow_read(session, **kwargs):
+        building.set()
+        assert release.wait(20)
+        return real_read(session, **kwargs)
+
+    monkeypatch.setattr(search_feed, "papers_after_id", slow_read)
+    index = search_index.attach(seeded.engine, replace(settings, search_index_dir=str(tmp_path / "doomed")),
+                                poll_seconds=FAST_POLL)
+    index.start()
+    try:
+        assert building.wait(10)
+        shutil.rmtree(index.directory)  # while the build holds the writer and has written nothing yet
+        release.set()
+        assert eventually(index.is_current)
+        assert ids(search(seeded, "kv cache")) == expected and index.answered == 1
+        assert (index.path / "meta.json").exists()
+    finally:
+        release.set()
+        index.close()
