@@ -1,5 +1,6 @@
 """The database going away under a running server: every command and click is acked, and the user gets a
-short ephemeral apology (no traceback, no 5xx, no hang); the App Home keeps its last view; /readyz fails (/healthz, the process, stays up)."""
+short ephemeral apology (no traceback, no 5xx, no hang); the App Home keeps its last view; /readyz fails
+(/healthz, the process, stays up)."""
 
 from __future__ import annotations
 
