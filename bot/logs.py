@@ -41,6 +41,9 @@ class RedactSecrets(logging.Filter):
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         if cleaned != message or record.args:
+            # The template stays readable for error reporting (bot/error_reporting.py), which sends it instead
+            # of the message: the arguments may be what a user typed.
+            record.template = getattr(record, "template", record.msg)
             record.msg, record.args = cleaned, None
         return True
 
