@@ -6,7 +6,6 @@ Nothing else wires components together; the CLI and the tests call these builder
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -153,10 +152,8 @@ def serve_health(settings: Settings, store: Store, metrics: Metrics, **checks):
     server (None without HEALTH_PORT)."""
     if settings.health_port is None:
         return None
-    server = http_server.make_health_server(ops_routes(settings, store, metrics, **checks), host="0.0.0.0",
-                                            port=settings.health_port)
-    threading.Thread(target=server.run, name="health-server", daemon=True).start()
-    return server
+    return http_server.HealthServer(ops_routes(settings, store, metrics, **checks), host="0.0.0.0",
+                                    port=settings.health_port).start()
 
 
 def send_alerts(settings: Settings, store: Store, *, until=None):

@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -157,7 +158,28 @@ def make_http_server(wsgi_app, *, host: str, port: int):
 HEALTH_THREADS = 2  # an orchestrator's probes and a Prometheus scrape, a few a minute
 
 
-def make_health_server(ops: OpsRoutes, *, host: str, port: int):
-    """The operator's paths alone on their own port (Socket Mode and the clock process serve nothing else)."""
-    return create_server(ops, host=host, port=port, threads=HEALTH_THREADS, channel_timeout=IDLE_TIMEOUT_SECONDS,
-                         max_request_body_size=MAX_REQUEST_BODY_BYTES, ident="papers-bot-health")
+class HealthServer:
+    """The operator's paths alone on their own port (Socket Mode and the clock process serve nothing else), served
+    from a daemon thread beside the process's real work."""
+
+    def __init__(self, ops: OpsRoutes, *, host: str, port: int):
+        self.server = create_server(ops, host=host, port=port, threads=HEALTH_THREADS,
+                                    channel_timeout=IDLE_TIMEOUT_SECONDS, max_request_body_size=MAX_REQUEST_BODY_BYTES,
+                                    ident="papers-bot-health")
+        self.effective_port = self.server.effective_port
+        self._closing = threading.Event()
+
+    def start(self) -> HealthServer:
+        threading.Thread(target=self._run, name="health-server", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            if not self._closing.is_set():  # closing the socket under select() raises EBADF; only that is expected
+                raise
+
+    def close(self) -> None:
+        self._closing.set()
+        self.server.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 import pytest
@@ -12,6 +13,20 @@ from bot.app import Services, build_bolt_app, build_wsgi_app, make_http_server
 from tests.conftest import run_server_in_thread
 
 METRICS_TOKEN = "metrics-token-for-tests-only"
+
+
+@pytest.fixture(autouse=True)
+def _root_logger_restored():
+    """`papers-bot …` (cli.main) configures the root logger with a handler on this test's captured stderr; put the
+    handlers back, so no thread logs to that closed stream after the test."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
 
 
 @dataclass
