@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import scheduler, search_index
 from bot.arxiv_source import ArxivSource
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.metrics import EXPOSITION_CONTENT_TYPE, NOT_EXPOSED, Metrics
 from db.arxiv_pacing import SharedArxivPacing
 from db.session import DatabaseUnavailable, check_database, make_engine, make_session_factory, upgrade
@@ -152,8 +152,12 @@ def serve_health(settings: Settings, store: Store, metrics: Metrics, **checks):
     server (None without HEALTH_PORT)."""
     if settings.health_port is None:
         return None
-    return http_server.HealthServer(ops_routes(settings, store, metrics, **checks), host="0.0.0.0",
-                                    port=settings.health_port).start()
+    try:
+        server = http_server.HealthServer(ops_routes(settings, store, metrics, **checks), host="0.0.0.0",
+                                          port=settings.health_port)
+    except OSError as err:
+        raise ConfigError(f"HEALTH_PORT {settings.health_port}: cannot listen there ({err.strerror})") from None
+    return server.start()
 
 
 def send_alerts(settings: Settings, store: Store, *, until=None):

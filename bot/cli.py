@@ -224,7 +224,8 @@ def cmd_serve(settings: Settings, args) -> int:
         handler.start()
         return 0
     port = args.port or settings.port
-    _log_health_port(app.serve_health(settings, store, services.metrics))
+    if settings.health_port != port:  # the same port: the main server answers the health paths itself
+        _log_health_port(app.serve_health(settings, store, services.metrics))
     server = app.make_http_server(app.build_wsgi_app(bolt_app, store, services=services), host="0.0.0.0", port=port)
     log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz, /readyz%s", port,
              ", /metrics" if settings.metrics_enabled else "")

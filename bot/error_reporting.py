@@ -19,6 +19,9 @@ from collections.abc import Callable
 
 import sentry_sdk
 from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.utils import BadDsn
+
+from bot.config import ConfigError
 
 Redact = Callable[[str], str]
 
@@ -70,6 +73,14 @@ def init_error_reporting(dsn: str | None, redact: Redact, *, release: str | None
     """Start reporting to Sentry when a DSN is set; True when it did. Without one, sentry-sdk is not touched."""
     if not dsn:
         return False
+    try:
+        _init(dsn, redact, release)
+    except BadDsn as err:  # never the DSN itself: its key lets anyone send events
+        raise ConfigError(f"SENTRY_DSN is not a Sentry DSN ({err})") from None
+    return True
+
+
+def _init(dsn: str, redact: Redact, release: str | None) -> None:
     sentry_sdk.init(
         dsn=dsn,
         release=release,
@@ -81,4 +92,3 @@ def init_error_reporting(dsn: str | None, redact: Redact, *, release: str | None
         before_send=lambda event, hint: scrub_event(event, hint, redact),
         before_breadcrumb=lambda crumb, hint: scrub_breadcrumb(crumb, hint, redact),
     )
-    return True

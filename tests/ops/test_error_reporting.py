@@ -100,3 +100,11 @@ def test_a_log_breadcrumb_keeps_the_template_not_the_arguments():
     assert record.getMessage() == f"follow 3 no longer parses: {USER_TEXT!r}"
     crumb = scrub_breadcrumb({"message": record.getMessage()}, {"log_record": record}, REDACT)
     assert crumb == {"message": "follow %d no longer parses: %r"}
+
+
+def test_a_malformed_dsn_is_one_line_naming_the_setting(env, monkeypatch, capsys):
+    monkeypatch.setenv("SENTRY_DSN", "sentry-key-not-a-url")
+    assert cli.main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("papers-bot: SENTRY_DSN is not a Sentry DSN") and "sentry-key-not-a-url" not in err
+    assert not sentry_sdk.is_initialized()

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from bot import app, cli
+from bot.config import ConfigError
 from bot.metrics import Metrics
 from handlers.socket_mode import socket_connected, socket_mode_handler
 from tests.fakes.slack_api import BOT_TOKEN
@@ -121,3 +122,12 @@ def test_papers_bot_health_prefers_the_health_port(env, settings, store, monkeyp
         assert cli.main(["health", "--ready"]) == 0
     finally:
         server.close()
+
+
+def test_a_health_port_already_taken_is_one_line_naming_the_setting(settings, store):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"HEALTH_PORT {port}: cannot listen there"):
+            app.serve_health(dataclasses.replace(settings, health_port=port), store, Metrics())
