@@ -334,12 +334,16 @@ def cmd_alerts(settings: Settings, args) -> int:
     return 0
 
 
+HEALTH_TIMEOUT_SECONDS = 4  # under the Dockerfile HEALTHCHECK's --timeout
+
+
 def cmd_health(settings: Settings, args) -> int:
     """GET /healthz (or /readyz) of the papers-bot on this machine: HEALTH_PORT when set, else PORT."""
     port = settings.health_port or settings.port
     path = "/readyz" if args.ready else "/healthz"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through HTTP_PROXY: it is local
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=HEALTH_TIMEOUT_SECONDS) as answer:
+        with direct.open(f"http://127.0.0.1:{port}{path}", timeout=HEALTH_TIMEOUT_SECONDS) as answer:
             print(f"{path}: {answer.status} {answer.read().decode(errors='replace')}")
             return 0
     except urllib.error.HTTPError as err:
@@ -347,9 +351,6 @@ def cmd_health(settings: Settings, args) -> int:
     except (urllib.error.URLError, OSError) as err:
         print(f"papers-bot health: nothing answers on port {port} ({getattr(err, 'reason', err)})", file=sys.stderr)
     return 1
-
-
-HEALTH_TIMEOUT_SECONDS = 4  # under the Dockerfile HEALTHCHECK's --timeout
 
 
 COMMANDS = {
