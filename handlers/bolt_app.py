@@ -1,4 +1,5 @@
-"""The Bolt app: signature verification, ack-then-work, auth.test at start-up, every listener registered."""
+"""The Bolt app: signature verification, ack-then-work, auth.test at start-up, every listener registered, every
+request observed (handlers.observe)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 import handlers
 from bot import search_index
+from handlers import observe
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.web_client import build_web_client
 
@@ -50,6 +52,7 @@ def build_bolt_app(services) -> App:
                                ) from None
     except OSError as err:
         raise SlackUnavailable(f"cannot reach Slack's Web API at SLACK_API_URL ({type(err).__name__})") from None
+    observe.instrument(app, services.metrics)  # request counts, ack and reply latency, workspace in the logs
     handlers.register(app, services, ArxivLookups())
     search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
     return app

@@ -25,6 +25,7 @@ from slack_bolt.middleware import Middleware
 from bot.render_blocks.common import MARK_READ, MARK_UNREAD, OPEN_PDF, SEARCH_ARXIV, SEARCH_SHARE
 from bot.render_blocks.mrkdwn import unescape
 from handlers.commands import BY_WORD, route
+from handlers.observe import SKIPPED
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class SkipReplays(Middleware):
         digest = hashlib.sha256((req.raw_body or "").encode("utf-8", "surrogatepass")).hexdigest()
         if self.seen_before((team_id, user_id, action, digest)):
             log.warning("dropped a replayed %s from %s/%s", action, team_id, user_id)
+            req.context[SKIPPED] = "replay"
             return BoltResponse(status=200, body="")
         return next()
 
