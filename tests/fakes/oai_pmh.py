@@ -6,7 +6,8 @@ It does what arXiv's interface does for a harvester: ListRecords by set (group `
 `page_size` to a page, resumption tokens (which `expire_tokens()` makes unknown, as midnight UTC does at arXiv),
 and the OAI errors noRecordsMatch, badResumptionToken, badArgument and cannotDisseminateFormat. Scripted faults, one
 per request: `503` or `503:S` (with Retry-After: S), `500`, `cut` (a page cut in half), `html` (an HTML error
-page with status 200), `hold` (the answer waits until `release()`, for a kill mid-request). A record can be
+page with status 200), `hold` (the answer waits until `release()`, for a kill mid-request), `oai-error:CODE` (an
+OAI error answer). A record can be
 revised (a newer version, a later datestamp) or served malformed.
 """
 
@@ -217,6 +218,8 @@ class FakeOaiPmh(LoopbackServer):
             if ":" in fault:
                 headers["Retry-After"] = fault.split(":")[1]
             body = "Service Unavailable"
+        elif fault and fault.startswith("oai-error:"):
+            body = _envelope(params, f'<error code="{fault.split(":")[1]}">scripted refusal</error>')
         elif fault == "html":
             body, headers["Content-Type"] = HTML_ERROR_PAGE, "text/html"
         else:
