@@ -1,7 +1,7 @@
 """arXiv's OAI-PMH interface (ARXIV_OAI_URL): the route arXiv asks bulk harvesters to use, through `sickle`.
 
 Kept from sickle: the OAI-PMH verbs and paging by resumption token (`OAIResponseIterator`), OAI error answers
-raised as exceptions (`noRecordsMatch`, `badResumptionToken`, `badArgument`), and its record and header models.
+raised as exceptions (`noRecordsMatch`, `badResumptionToken`, `badArgument`), and its record header model.
 Replaced, as the export API client (bot.arxiv_source) replaces the arxiv package's, because sickle does not:
 - The transport: one GET at a time, paced by ARXIV_DELAY_SECONDS within the process and by the turn shared
   through the database (`ArxivPacing`), with a total deadline per request (ARXIV_TIMEOUT_SECONDS) read against a
@@ -36,7 +36,7 @@ import requests
 from lxml import etree
 from sickle import Sickle
 from sickle.iterator import OAIResponseIterator
-from sickle.models import Record
+from sickle.models import Header
 from sickle.response import OAIResponse
 
 from bot.arxiv_ids import parse_arxiv_id, parse_category
@@ -178,22 +178,23 @@ def page_records(response: OAIResponse) -> list[HarvestedRecord]:
     """Every <record> of a ListRecords page, each read on its own: a malformed one becomes a BadEntry."""
     harvested = []
     for element in response.xml.iterfind(f".//{OAI_NS}record"):
-        header = element.find(f"{OAI_NS}header")
-        identifier = (header.findtext(f"{OAI_NS}identifier") if header is not None else None) or "a record"
-        datestamp = _datestamp(header.findtext(f"{OAI_NS}datestamp") if header is not None else None)
+        header_element = element.find(f"{OAI_NS}header")
+        if header_element is None:
+            harvested.append(HarvestedRecord(None, BadEntry("a record without a header")))
+            continue
+        # sickle's Header, not its Record: Record also flattens the metadata into a dict we would not read.
+        header = Header(header_element)
+        datestamp = _datestamp(header.datestamp)
+        if header.deleted:
+            harvested.append(HarvestedRecord(datestamp, None))
+            continue
+        raw = element.find(f"{OAI_NS}metadata/{RAW_NS}arXivRaw")
         try:
-            record = Record(element)
-            if record.deleted:
-                harvested.append(HarvestedRecord(datestamp, None))
-                continue
-            raw = element.find(f"{OAI_NS}metadata/{RAW_NS}arXivRaw")
             if raw is None:
-                raise BadEntry(f"{identifier}: no arXivRaw metadata")
+                raise BadEntry(f"{header.identifier or 'a record'}: no arXivRaw metadata")
             harvested.append(HarvestedRecord(datestamp, raw_to_record(raw)))
         except BadEntry as bad:
             harvested.append(HarvestedRecord(datestamp, bad))
-        except (AttributeError, IndexError, TypeError) as err:  # sickle's models on a record missing its parts
-            harvested.append(HarvestedRecord(datestamp, BadEntry(f"{identifier}: malformed record ({err})")))
     return harvested
 
 

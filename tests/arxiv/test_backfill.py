@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -28,10 +29,10 @@ from sqlalchemy import select as sql_select
 
 from bot import backfill as backfill_domain
 from bot import search_index
-from bot.app import build_oai_client
+from bot.app import build_arxiv_source, build_oai_client, build_store
 from bot.arxiv_source import read_feed_file
 from bot.cli import main
-from bot.ingest import ingest_feed_file
+from bot.ingest import fetch_window, ingest_feed_file
 from bot.search import run_search
 from db.models import BackfillWindow, Paper, PaperVector
 from db.papers import get_paper
@@ -343,3 +344,37 @@ def test_a_harvest_arxiv_refuses_is_one_line(oai_env, fake_oai):
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "papers-bot: arXiv refused the harvest of set cs:cs:LG (BadArgument: scripted refusal)"]
+
+
+def test_a_backfill_and_an_export_api_fetch_at_once_keep_the_delay_between_all_their_requests(
+    store, settings, fake_oai, fake_arxiv
+):
+    """arXiv counts one host's OAI-PMH and export API requests together; both clients take turns through the
+    database's pacing row, each on its own engine, as two processes would."""
+    paced = dataclasses.replace(settings, arxiv_oai_url=fake_oai.url, arxiv_api_url=fake_arxiv.url,
+                                arxiv_page_size=30, arxiv_delay_seconds=0.3)
+    other_store = build_store(paced, migrate=False)
+    api_source = build_arxiv_source(paced, store=other_store)  # the export API client paces on its own engine
+    barrier = threading.Barrier(2)
+    done = []
+
+    def harvest():
+        barrier.wait()
+        done.append(run_backfill(store, paced))
+
+    def fetch():
+        barrier.wait()
+        done.append(fetch_window(store.session_factory, api_source, keywords=paced.digest_keywords, categories=(),
+                                 since=date(2025, 3, 14), until=date(2025, 3, 21)))
+
+    threads = [threading.Thread(target=harvest), threading.Thread(target=fetch)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    other_store.engine.dispose()
+    assert len(done) == 2 and len(stored_ids(store)) == SEED_COUNT
+    starts = sorted([r.at for r in fake_oai.requests] + [r.at for r in fake_arxiv.requests])
+    assert len(starts) == PAGES + 3
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.3 - 0.01, gaps
