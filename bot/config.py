@@ -69,6 +69,8 @@ class Settings:
     database_connect_timeout_seconds: float = 5.0
     arxiv_api_url: str = ARXIV_DEFAULT_API_URL
     arxiv_oai_url: str = ARXIV_DEFAULT_OAI_URL
+    # An OAI-PMH page holds thousands of records (megabytes), an export API page at most 2,000 entries.
+    arxiv_oai_timeout_seconds: float = 120.0
     arxiv_delay_seconds: float = 3.0
     arxiv_timeout_seconds: float = 30.0
     arxiv_page_size: int = 1000
@@ -125,6 +127,7 @@ class Settings:
             database_connect_timeout_seconds=number("DATABASE_CONNECT_TIMEOUT_SECONDS", 5.0, lo=0.1, hi=600),
             arxiv_api_url=get("ARXIV_API_URL") or ARXIV_DEFAULT_API_URL,
             arxiv_oai_url=get("ARXIV_OAI_URL") or ARXIV_DEFAULT_OAI_URL,
+            arxiv_oai_timeout_seconds=number("ARXIV_OAI_TIMEOUT_SECONDS", 120.0, lo=0.1),
             arxiv_delay_seconds=number("ARXIV_DELAY_SECONDS", 3.0, lo=0),
             arxiv_timeout_seconds=number("ARXIV_TIMEOUT_SECONDS", 30.0, lo=0.1),
             arxiv_page_size=int(number("ARXIV_PAGE_SIZE", 1000, int, lo=1, hi=ARXIV_MAX_PAGE_SIZE)),

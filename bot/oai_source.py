@@ -4,8 +4,8 @@ Kept from sickle: the OAI-PMH verbs and paging by resumption token (`OAIResponse
 raised as exceptions (`noRecordsMatch`, `badResumptionToken`, `badArgument`), and its record header model.
 Replaced, as the export API client (bot.arxiv_source) replaces the arxiv package's, because sickle does not:
 - The transport: one GET at a time, paced by ARXIV_DELAY_SECONDS within the process and by the turn shared
-  through the database (`ArxivPacing`), with a total deadline per request (ARXIV_TIMEOUT_SECONDS) read against a
-  monotonic clock, so a server trickling bytes cannot hold the harvest.
+  through the database (`ArxivPacing`), with a total deadline per request (ARXIV_OAI_TIMEOUT_SECONDS: a page is
+  megabytes) read against a monotonic clock, so a server trickling bytes cannot hold the harvest.
 - Retries: a 503 (arXiv's flow control) or 429 waits for its Retry-After, other 5xx, timeouts and pages that are
   not whole wait growing delays, ARXIV_MAX_RETRIES times, then one `ArxivUnavailable`. Sickle's own loop sleeps
   outside our pacing and reads Retry-After with int() only.
@@ -313,5 +313,5 @@ class PoliteOaiClient(Sickle):
     def from_settings(cls, settings, *, pacing: ArxivPacing | None = None,
                       sleep: Callable[[float], None] = time.sleep) -> PoliteOaiClient:
         return cls(oai_url=settings.arxiv_oai_url, delay_seconds=settings.arxiv_delay_seconds,
-                   timeout_seconds=settings.arxiv_timeout_seconds, max_retries=settings.arxiv_max_retries,
+                   timeout_seconds=settings.arxiv_oai_timeout_seconds, max_retries=settings.arxiv_max_retries,
                    pacing=pacing, sleep=sleep)

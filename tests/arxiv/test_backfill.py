@@ -32,6 +32,7 @@ from bot import search_index
 from bot.app import build_arxiv_source, build_oai_client, build_store
 from bot.arxiv_source import read_feed_file
 from bot.cli import main
+from bot.config import ConfigError, Settings
 from bot.ingest import fetch_window, ingest_feed_file
 from bot.search import run_search
 from db.models import BackfillWindow, Paper, PaperVector
@@ -154,6 +155,15 @@ def test_a_page_cut_short_or_an_html_page_is_fetched_again_not_taken_as_the_end(
     report = run_backfill(store, oai_settings)
     assert len(stored_ids(store)) == SEED_COUNT
     assert report.requests == PAGES + 2
+
+
+def test_a_silent_or_trickling_arxiv_is_cut_off_at_the_deadline_and_asked_again(store, oai_settings, fake_oai):
+    quick = dataclasses.replace(oai_settings, arxiv_oai_timeout_seconds=1.0)
+    fake_oai.faults = ["ok", "stall:3", "trickle:4"]
+    began = time.monotonic()
+    report = run_backfill(store, quick)
+    assert len(stored_ids(store)) == SEED_COUNT and report.requests == PAGES + 2
+    assert time.monotonic() - began < 6  # neither the 3 s silence nor the 4 s trickle was waited out
 
 
 def test_a_malformed_record_is_skipped_counted_and_never_stored_half(store, oai_settings, fake_oai):
@@ -378,3 +388,12 @@ def test_a_backfill_and_an_export_api_fetch_at_once_keep_the_delay_between_all_t
     assert len(starts) == PAGES + 3
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     assert min(gaps) >= 0.3 - 0.01, gaps
+
+
+def test_the_oai_settings_and_their_defaults():
+    defaults = Settings.from_env({})
+    assert (defaults.arxiv_oai_url, defaults.arxiv_oai_timeout_seconds) == ("https://oaipmh.arxiv.org/oai", 120.0)
+    custom = Settings.from_env({"ARXIV_OAI_URL": "http://127.0.0.1:9/oai", "ARXIV_OAI_TIMEOUT_SECONDS": "5"})
+    assert (custom.arxiv_oai_url, custom.arxiv_oai_timeout_seconds) == ("http://127.0.0.1:9/oai", 5.0)
+    with pytest.raises(ConfigError, match="ARXIV_OAI_TIMEOUT_SECONDS must be a number, got 'soon'"):
+        Settings.from_env({"ARXIV_OAI_TIMEOUT_SECONDS": "soon"})

@@ -7,7 +7,7 @@ It does what arXiv's interface does for a harvester: ListRecords by set (group `
 and the OAI errors noRecordsMatch, badResumptionToken, badArgument and cannotDisseminateFormat. Scripted faults, one
 per request: `503` or `503:S` (with Retry-After: S), `500`, `cut` (a page cut in half), `html` (an HTML error
 page with status 200), `hold` (the answer waits until `release()`, for a kill mid-request), `oai-error:CODE` (an
-OAI error answer). A record can be
+OAI error answer), `stall:S` (silence for S seconds), `trickle:S` (200 bytes every 0.1 s for S seconds). A record can be
 revised (a newer version, a later datestamp) or served malformed.
 """
 
@@ -206,6 +206,17 @@ class FakeOaiPmh(LoopbackServer):
         body = "".join(render_raw(p) for p in page)
         return _envelope(params, f"<ListRecords>{body}{token}</ListRecords>"), (repr(query), offset)
 
+    def _trickle(self, http: BaseHTTPRequestHandler, payload: bytes, seconds: float) -> None:
+        """`trickle:S`: 200 bytes every 0.1 s for S seconds, then the rest."""
+        give_up_at = time.monotonic() + seconds
+        sent = 0
+        while sent < len(payload) and time.monotonic() < give_up_at:
+            http.wfile.write(payload[sent : sent + 200])
+            http.wfile.flush()
+            sent += 200
+            time.sleep(0.1)
+        http.wfile.write(payload[sent:])
+
     def _handle(self, http: BaseHTTPRequestHandler) -> None:
         params = {k: v[0] for k, v in parse_qs(urlparse(http.path).query).items()}
         served = ServedRequest(time.monotonic(), params, 200)
@@ -213,6 +224,8 @@ class FakeOaiPmh(LoopbackServer):
             fault = self.faults.pop(0) if self.faults else None
             self.requests.append(served)
         headers = {"Content-Type": "text/xml; charset=utf-8"}
+        if fault and fault.startswith("stall:"):
+            time.sleep(float(fault.split(":")[1]))  # nothing at all, not even the headers, for that long
         if fault and fault.split(":")[0] in ("500", "503"):
             served.status = int(fault.split(":")[0])
             if ":" in fault:
@@ -235,7 +248,10 @@ class FakeOaiPmh(LoopbackServer):
             for name, value in {**headers, "Content-Length": str(len(payload))}.items():
                 http.send_header(name, value)
             http.end_headers()
-            http.wfile.write(payload)
+            if fault and fault.startswith("trickle:"):  # the answer a few bytes at a time, each well in time
+                self._trickle(http, payload, float(fault.split(":")[1]))
+            else:
+                http.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             served.page = None  # the client was gone (killed): it never got this page
         served.ended_at = time.monotonic()
