@@ -209,6 +209,8 @@ def _harvest_pages(factory, client: PoliteOaiClient, cursor: _Cursor, *, wanted:
     for response in pages:
         records = page_records(response)
         token = pages.resumption_token.token if pages.resumption_token and pages.resumption_token.token else None
+        if token is not None and token == cursor.token:  # the same page again and again: never ends
+            raise ArxivUnavailable(f"arXiv answered resumption token {token!r} with itself")
         items, newest = _sort_page(records, wanted=wanted, report=report)
         malformed = sum(isinstance(item, BadEntry) for item in items)
         store_page(factory, items, report.fetch, then=partial(_record_page, cursor.window.id, token=token,
