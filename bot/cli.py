@@ -96,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--categories", metavar="CATS",
                           help="comma-separated arXiv categories or archives, e.g. cs.LG,cs.CL or hep-th "
                                "(default: DIGEST_CATEGORIES)")
-    backfill.add_argument("--since", type=_date, help="first day arXiv changed a record (default: all of arXiv)")
-    backfill.add_argument("--until", type=_date, help="last such day (default: today, UTC)")
+    backfill.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
+                          help="papers arXiv published or revised on or after this day (default: all of arXiv)")
+    backfill.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+                          help="... and on or before this day (default: today, UTC; leave it out to be complete)")
 
     digest = _subcommand(sub, "digest", "post the digest for a date (or print it with --dry-run)",
                          "papers-bot digest --dry-run --date 2025-03-21 --from-file tests/fixtures/seed_feed.atom.xml")
