@@ -251,7 +251,7 @@ class OwnPacingOnly:
 
 
 class DeadlineExceeded(requests.Timeout):
-    """The whole answer did not arrive within ARXIV_TIMEOUT_SECONDS."""
+    """The whole answer did not arrive within its deadline (ARXIV_TIMEOUT_SECONDS, or ARXIV_OAI_TIMEOUT_SECONDS)."""
 
 
 @dataclass(frozen=True)
