@@ -17,6 +17,7 @@ from bot import scheduler, search_index
 from bot.arxiv_source import ArxivSource
 from bot.config import ConfigError, Settings
 from bot.metrics import EXPOSITION_CONTENT_TYPE, NOT_EXPOSED, Metrics
+from bot.oai_source import PoliteOaiClient
 from db.arxiv_pacing import SharedArxivPacing
 from db.session import DatabaseUnavailable, check_database, make_engine, make_session_factory, upgrade
 from handlers import http_server
@@ -57,6 +58,13 @@ def build_arxiv_source(settings: Settings, *, store: Store | None = None, metric
     pacing_store = store or build_store(settings, migrate=False)
     pacing = SharedArxivPacing(pacing_store.session_factory, delay_seconds=settings.arxiv_delay_seconds)
     return ArxivSource.from_settings(settings, pacing=pacing, metrics=metrics)
+
+
+def build_oai_client(settings: Settings, *, store: Store) -> PoliteOaiClient:
+    """The OAI-PMH client of `papers-bot backfill` (ARXIV_OAI_URL), paced with every other arXiv client on the
+    database: arXiv counts the export API and OAI-PMH requests of one host together."""
+    pacing = SharedArxivPacing(store.session_factory, delay_seconds=settings.arxiv_delay_seconds)
+    return PoliteOaiClient.from_settings(settings, pacing=pacing)
 
 
 # -- Slack --------------------------------------------------------------------------------------------

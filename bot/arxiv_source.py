@@ -147,7 +147,7 @@ def build_query(
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
-_USER_AGENT = f"papers-bot (arxiv.py/{arxiv.__version__})"
+USER_AGENT = f"papers-bot (arxiv.py/{arxiv.__version__})"
 _READ_CHUNK_BYTES = 64 * 1024
 
 
@@ -217,7 +217,7 @@ def read_feed_file(path: Path) -> list[PaperRecord | BadEntry]:
     return [*records_from_results(feed.results), *_entries_the_parser_dropped(root, feed)]
 
 
-def _retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     raw = (headers or {}).get("Retry-After")
     if not raw:
         return None
@@ -251,8 +251,8 @@ class OwnPacingOnly:
         pass
 
 
-class _DeadlineExceeded(requests.Timeout):
-    """The whole answer did not arrive within ARXIV_TIMEOUT_SECONDS."""
+class DeadlineExceeded(requests.Timeout):
+    """The whole answer did not arrive within its deadline (ARXIV_TIMEOUT_SECONDS, or ARXIV_OAI_TIMEOUT_SECONDS)."""
 
 
 @dataclass(frozen=True)
@@ -273,20 +273,20 @@ def _socket_of(response: requests.Response) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
-def _read_body(response: requests.Response, deadline: float) -> bytes:
+def read_body_within_deadline(response: requests.Response, deadline: float) -> bytes:
     """The body, one socket read at a time, each allowed only the time left before `deadline`."""
     chunks = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _DeadlineExceeded("deadline passed while reading the answer")
+            raise DeadlineExceeded("deadline passed while reading the answer")
         sock = _socket_of(response)
         if sock is not None:
             sock.settimeout(remaining)  # the next read may block only until the deadline
         try:
             chunk = response.raw.read1(_READ_CHUNK_BYTES, decode_content=True)
         except urllib3.exceptions.ReadTimeoutError as err:
-            raise _DeadlineExceeded("deadline passed while reading the answer") from err
+            raise DeadlineExceeded("deadline passed while reading the answer") from err
         except urllib3.exceptions.HTTPError as err:  # reset, or fewer bytes than Content-Length
             raise requests.ConnectionError(str(err)) from err
         if not chunk:
@@ -341,11 +341,11 @@ class PoliteArxivClient(arxiv.Client):
                     self.metrics.arxiv_request("ok")
                     return page
                 last_error = f"HTTP {answer.status}"
-                retry_after = _retry_after_seconds(answer.headers)
+                retry_after = retry_after_seconds(answer.headers)
                 if answer.status < 500 and answer.status not in (408, 429):
                     self.metrics.arxiv_request("failed")
                     raise ArxivQueryRefused(f"arXiv refused the query ({last_error})")
-            except _DeadlineExceeded:
+            except DeadlineExceeded:
                 last_error = f"no whole answer within {self.timeout_seconds:g} s"
             except requests.Timeout:
                 last_error = f"no answer within {self.timeout_seconds:g} s"
@@ -385,16 +385,16 @@ class PoliteArxivClient(arxiv.Client):
             return answer
         finally:
             self._last_request_ended = time.monotonic()
-            retry_after = _retry_after_seconds(answer.headers) if answer else None
+            retry_after = retry_after_seconds(answer.headers) if answer else None
             self.pacing.finished(next_gap_seconds=max(self.delay_seconds, retry_after or 0.0))
 
     def _get_within_deadline(self, url: str) -> _Answer:
         deadline = time.monotonic() + self.timeout_seconds
-        with self._session.get(url, headers={"User-Agent": _USER_AGENT}, timeout=self.timeout_seconds,
+        with self._session.get(url, headers={"User-Agent": USER_AGENT}, timeout=self.timeout_seconds,
                                stream=True) as response:
             if response.status_code != requests.codes.ok:
                 return _Answer(response.status_code, response.headers, b"")
-            return _Answer(response.status_code, response.headers, _read_body(response, deadline))
+            return _Answer(response.status_code, response.headers, read_body_within_deadline(response, deadline))
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
-from bot import app, digest, ingest, search
+from bot import app, backfill, digest, ingest, search
 from bot.app import SlackUnavailable
-from bot.arxiv_source import ArxivUnavailable
+from bot.arxiv_source import ArxivQueryRefused, ArxivUnavailable
+from bot.backfill_progress import BackfillProgress
 from bot.config import ConfigError, Settings
 from bot.error_reporting import init_error_reporting
 from bot.logs import RedactSecrets, configure_logging
@@ -69,6 +70,8 @@ EXAMPLES = """examples:
       print a day's digest as Markdown from a saved arXiv answer (no Slack, no network)
   papers-bot fetch --since 2025-03-14 --until 2025-03-21
       store the topic's papers for a week from arXiv
+  papers-bot backfill --categories cs.LG,cs.CL --since 2023-01-01
+      store every cs.LG and cs.CL paper since 2023 through arXiv's OAI-PMH interface (resumable)
   papers-bot search kv cache author:Han --limit 5
       search the stored papers as /papers does
   papers-bot serve
@@ -93,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--since", type=_date, help="first submission day (default: lookback before --until)")
     fetch.add_argument("--until", type=_date, help="last submission day (default: today, UTC)")
     fetch.add_argument("--from-file", type=Path, metavar="FEED.xml", help="store a saved arXiv API answer")
+
+    backfill = _subcommand(sub, "backfill", "store whole arXiv categories through OAI-PMH; stop it any time, "
+                           "rerun to resume", "papers-bot backfill --categories cs.LG,cs.CL --since 2023-01-01")
+    backfill.add_argument("--categories", metavar="CATS",
+                          help="comma-separated arXiv categories or archives, e.g. cs.LG,cs.CL or hep-th "
+                               "(default: DIGEST_CATEGORIES)")
+    backfill.add_argument("--since", type=_date, metavar="YYYY-MM-DD",
+                          help="papers arXiv published or revised on or after this day (default: all of arXiv)")
+    backfill.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
+                          help="... and on or before this day (default: today, UTC; leave it out to be complete)")
 
     digest = _subcommand(sub, "digest", "post the digest for a date (or print it with --dry-run)",
                          "papers-bot digest --dry-run --date 2025-03-21 --from-file tests/fixtures/seed_feed.atom.xml")
@@ -184,6 +197,30 @@ def cmd_fetch(settings: Settings, args) -> int:
             progress=progress,
         )
     print(f"fetch: {report.summary()}")
+    return 0
+
+
+def cmd_backfill(settings: Settings, args) -> int:
+    sets = backfill.parse_categories(args.categories if args.categories is not None else settings.digest_categories)
+    today = datetime.now(UTC).date()
+    since, until = backfill.check_window(args.since, args.until, today=today)
+    store = app.build_store(settings)
+    progress = BackfillProgress(sys.stderr)
+    try:
+        report = backfill.backfill(store.session_factory, app.build_oai_client(settings, store=store), sets=sets,
+                                   since=since, until=until, today=today, progress=progress)
+    except ArxivQueryRefused:
+        raise
+    except ArxivUnavailable as err:
+        raise ArxivUnavailable(f"{err}; every page stored so far is kept, and the same command resumes where "
+                               "it stopped") from None
+    finally:
+        progress.close()
+    if not report.windows:
+        print(f"backfill: nothing to do: {', '.join(sets)} from {since} to {until} is harvested already "
+              "(0 requests to arXiv)")
+        return 0
+    print(f"backfill: {report.summary()}")
     return 0
 
 
@@ -356,6 +393,7 @@ def cmd_health(settings: Settings, args) -> int:
 COMMANDS = {
     "alerts": cmd_alerts,
     "health": cmd_health,
+    "backfill": cmd_backfill,
     "fetch": cmd_fetch,
     "db": cmd_db,
     "digest": cmd_digest,

@@ -25,6 +25,8 @@ DEFAULT_KEYWORDS = (
 )
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 ARXIV_DEFAULT_API_URL = "https://export.arxiv.org/api/query"
+# arXiv's OAI-PMH base URL since 2025 (export.arxiv.org/oai2 redirects here); `papers-bot backfill` harvests from it.
+ARXIV_DEFAULT_OAI_URL = "https://oaipmh.arxiv.org/oai"
 ARXIV_MAX_PAGE_SIZE = 2000  # arXiv's terms: at most 2,000 results a page.
 LOG_FORMATS = ("text", "json")  # text: one readable line a record; json: one JSON object a line (bot/logs.py)
 SEARCH_ENGINES = ("index", "sql")  # index: the derived full-text index (bot/search_index); sql: the database's own
@@ -67,6 +69,9 @@ class Settings:
     database_url: str = field(default="sqlite:///papers.db", repr=False)  # may carry a password
     database_connect_timeout_seconds: float = 5.0
     arxiv_api_url: str = ARXIV_DEFAULT_API_URL
+    arxiv_oai_url: str = ARXIV_DEFAULT_OAI_URL
+    # An OAI-PMH page holds thousands of records (megabytes), an export API page at most 2,000 entries.
+    arxiv_oai_timeout_seconds: float = 120.0
     arxiv_delay_seconds: float = 3.0
     arxiv_timeout_seconds: float = 30.0
     arxiv_page_size: int = 1000
@@ -129,6 +134,8 @@ class Settings:
             database_url=normalise_database_url(get("DATABASE_URL") or "sqlite:///papers.db"),
             database_connect_timeout_seconds=number("DATABASE_CONNECT_TIMEOUT_SECONDS", 5.0, lo=0.1, hi=600),
             arxiv_api_url=get("ARXIV_API_URL") or ARXIV_DEFAULT_API_URL,
+            arxiv_oai_url=get("ARXIV_OAI_URL") or ARXIV_DEFAULT_OAI_URL,
+            arxiv_oai_timeout_seconds=number("ARXIV_OAI_TIMEOUT_SECONDS", 120.0, lo=0.1),
             arxiv_delay_seconds=number("ARXIV_DELAY_SECONDS", 3.0, lo=0),
             arxiv_timeout_seconds=number("ARXIV_TIMEOUT_SECONDS", 30.0, lo=0.1),
             arxiv_page_size=int(number("ARXIV_PAGE_SIZE", 1000, int, lo=1, hi=ARXIV_MAX_PAGE_SIZE)),

@@ -41,8 +41,11 @@ class FetchReport:
 
 
 def store_page(
-    factory: sessionmaker[Session], items: Sequence[PaperRecord | BadEntry], report: FetchReport
+    factory: sessionmaker[Session], items: Sequence[PaperRecord | BadEntry], report: FetchReport,
+    *, then: Callable[[Session, list[PaperRecord]], None] | None = None,
 ) -> None:
+    """Store a page's whole papers in one transaction; `then` runs inside that same transaction, so what it
+    writes (a backfill's resumption point) commits together with the papers, or not at all."""
     good: list[PaperRecord] = []
     for item in items:
         if isinstance(item, PaperRecord) and (missing := _missing_field(item)):
@@ -54,6 +57,8 @@ def store_page(
             good.append(item)
     with factory.begin() as session:
         report.counts += paper_store.upsert_papers(session, good, seen_at=datetime.now(UTC))
+        if then is not None:
+            then(session, good)
     # Recommendation vectors are made here, off the request path, in their own transaction: should this fail,
     # the papers are kept and a re-run (or bot.recommend.backfill_vectors) makes the missing ones.
     index_papers(factory, [paper.arxiv_id for paper in good])

@@ -263,3 +263,29 @@ class ForYouDmSent(Base):
     user_id: Mapped[str] = mapped_column(String(64))
     arxiv_id: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BackfillWindow(Base):
+    """One OAI-PMH harvest of one set over a window of datestamps (`papers-bot backfill`), and how far it got.
+
+    A running window keeps arXiv's resumption token and the newest datestamp stored so far, both written in the
+    transaction that stores the page they follow, so a killed backfill resumes at the next page (or, once the
+    token has expired, from that datestamp). A done window's [from_date, covered_through] needs no request again;
+    `covered_through` stops the day before the harvest ended, since records of that day may still arrive.
+    """
+
+    __tablename__ = "backfill_windows"
+    __table_args__ = (UniqueConstraint("set_spec", "from_date", "until_date", name="uq_backfill_windows_set_window"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    set_spec: Mapped[str] = mapped_column(String(64))
+    from_date: Mapped[date] = mapped_column(Date)
+    until_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # running | done
+    resumption_token: Mapped[str | None] = mapped_column(Text)
+    resume_from: Mapped[date | None] = mapped_column(Date)
+    covered_through: Mapped[date | None] = mapped_column(Date)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    papers: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
