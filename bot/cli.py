@@ -278,8 +278,8 @@ def cmd_digest(settings: Settings, args) -> int:
         # rerun find them, so it posts only what is missing.
         print(f"papers-bot: the database failed in the middle of the digest ({report.database_error}) after "
               f"Slack accepted {report.messages} messages; they stay in the channel and the rerun finds them, "
-              f"so nothing is lost or posted twice: run `papers-bot digest --date {digest_date} --team {team_id} "
-              f"--channel {channel}` again once the database is back (a running scheduler retries by itself)",
+              f"so nothing is lost or posted twice: run `papers-bot digest --date {digest_date} --channel "
+              f"{channel}` again once the database is back (a running scheduler retries by itself)",
               file=sys.stderr)
     return 1 if report.status == "failed" else 0
 

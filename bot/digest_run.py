@@ -84,4 +84,4 @@ class RunContext:
                 raise LeaseLost(f"digest {self.digest_date} for {self.channel}: another process took the run over")
 
     def rerun_command(self) -> str:
-        return f"`papers-bot digest --date {self.digest_date} --team {self.team_id} --channel {self.channel}`"
+        return f"`papers-bot digest --date {self.digest_date} --channel {self.channel}`"
