@@ -57,6 +57,8 @@ CRASH_RETRY_DELAY = timedelta(minutes=2)
 # after this many retries posts from the papers already stored rather than stay silent all day.
 ARXIV_RETRY_DELAY = timedelta(minutes=30)
 ARXIV_RETRIES = 4
+# Slack would not say which workspace the token is (auth.test refused or unreachable): the whole job retries this soon.
+WORKSPACES_RETRY_DELAY = timedelta(minutes=10)
 
 
 def digest_trigger(settings: Settings) -> CronTrigger:
@@ -197,11 +199,28 @@ class DailyDigests:
         return [self.jobs[w.team_id] for w in served]
 
     def targets(self) -> list[tuple[str, str]]:
-        return [target for job in self.workspace_jobs() for target in job.targets()]
+        """Every (team, channel) due a digest; none when the workspaces cannot be listed (the job retries then)."""
+        try:
+            return [target for job in self.workspace_jobs() for target in job.targets()]
+        except Exception as err:  # noqa: BLE001 - a clock starting while Slack is down must still start
+            log.warning("cannot list the workspaces at start (%s); no catch-up now, the digest job tries again", err)
+            return []
 
     def __call__(self, digest_date: date | None = None) -> list[PostReport]:
+        try:
+            jobs = self.workspace_jobs()
+        except Exception as err:
+            if self.scheduler is None:
+                raise  # `papers-bot digest --all`: the shell says why in one line
+            # auth.test refused or unreachable: no workspace is known, so nothing can be posted; try again soon.
+            retry_at = self.clock() + WORKSPACES_RETRY_DELAY
+            log.error("digest: cannot list the workspaces to post to (%s); trying again at %s", err,
+                      retry_at.isoformat(timespec="minutes"))
+            self.scheduler.add_job(self, "date", run_date=retry_at, id="digest-workspaces-retry",
+                                   replace_existing=True, misfire_grace_time=MISFIRE_GRACE_SECONDS)
+            return []
         reports: list[PostReport] = []
-        for job in self.workspace_jobs():
+        for job in jobs:
             try:
                 reports.extend(job(digest_date=digest_date))
             except Exception:  # noqa: BLE001 - one workspace's failure must not starve the others

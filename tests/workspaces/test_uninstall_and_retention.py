@@ -11,6 +11,7 @@ import pytest
 from bot import foryou_dm, ingest, reading, scheduler
 from bot.app import build_daily_digests, build_scheduler
 from bot.channel_topics import edit_channel_topic
+from bot.cli import main
 from bot.workspaces import mark_installed, mark_uninstalled, purge_expired, workspace_overview
 from handlers.web_client import build_web_client
 from tests.conftest import SEED_FEED
@@ -110,3 +111,21 @@ def test_the_scheduler_runs_the_retention_purge_daily_with_the_setting(seeded, s
     mark_uninstalled(seeded.session_factory, OTHER, datetime.now(UTC) - timedelta(seconds=1))
     [report] = purge.func(*purge.args)
     assert report.team_id == OTHER and report.deleted == {"channel_topics": 1}
+
+
+def test_a_clock_started_while_slack_refuses_the_token_starts_and_retries_the_job(seeded, slack_settings, fake_slack,
+                                                                                   capsys):
+    fake_slack.faults["auth.test"] = ["invalid_auth", "invalid_auth"]
+    sched = build_scheduler(slack_settings, seeded, blocking=False)  # no workspace known: no catch-up, no crash
+    job = sched.get_job(scheduler.JOB_ID).func
+    job.clock = lambda: datetime(2025, 3, 21, 10, tzinfo=UTC)
+    assert job() == []
+    retry = sched.get_job("digest-workspaces-retry")
+    assert retry is not None and retry.trigger.run_date == datetime(2025, 3, 21, 10, 10, tzinfo=UTC)
+    assert [team for team, _ in job.installations()] == [TEAM_ID]  # Slack answers again: the retry finds it
+
+
+def test_digest_all_says_in_one_line_when_slack_refuses_the_token(slack_env, fake_slack, capsys):
+    fake_slack.faults["auth.test"] = ["invalid_auth"]
+    assert main(["digest", "--all"]) == 2
+    assert capsys.readouterr().err.strip() == "papers-bot: Slack refused SLACK_BOT_TOKEN (invalid_auth)"
