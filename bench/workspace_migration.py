@@ -41,7 +41,8 @@ def fill(engine, items: int) -> None:
                                 "VALUES (:id, :c || :id, :d, 'done', 50, '2025-03-01')"), runs)
         connection.execute(text("INSERT INTO digest_items (run_id, channel, arxiv_id, position, message_ts) "
                                 "VALUES (:r, :c, :a, 0, '1.1')"),
-                           [{"r": 1 + n // RUN_EVERY, "c": f"C{n % 40:04d}", "a": p["a"]} for n, p in enumerate(papers)])
+                           [{"r": 1 + n // RUN_EVERY, "c": f"C{n % 40:04d}", "a": p["a"]}
+                            for n, p in enumerate(papers)])
         connection.execute(text("INSERT INTO reads (team_id, user_id, arxiv_id, source, read_at) "
                                 "VALUES ('', :u, :a, 'button', '2025-03-01')"),
                            [{"u": f"U{n % 300:04d}", "a": p["a"]} for n, p in enumerate(papers)])
