@@ -629,7 +629,7 @@ def measure_digest(store, database_url: str, repeats: int) -> dict | None:
 
     def build_once() -> tuple[int, int]:
         with store.session_factory.begin() as session:
-            digest = digest_mod.select_digest(session, settings, channel=None, digest_date=DIGEST_DAY)
+            digest = digest_mod.select_digest(session, settings, team_id="", channel=None, digest_date=DIGEST_DAY)
         messages = [digest_blocks.digest_parent_message(digest, papers_per_reply=per_reply)]
         entries = list(digest.entries)
         for start in range(0, len(entries), per_reply):

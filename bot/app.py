@@ -13,9 +13,10 @@ from functools import partial
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import scheduler, search_index
+from bot import scheduler, search_index, workspaces
 from bot.arxiv_source import ArxivSource
 from bot.config import ConfigError, Settings
+from bot.digest_records import PostReport
 from bot.metrics import EXPOSITION_CONTENT_TYPE, NOT_EXPOSED, Metrics
 from bot.oai_source import PoliteOaiClient
 from db.arxiv_pacing import SharedArxivPacing
@@ -26,11 +27,12 @@ from handlers import http_server
 from handlers.bolt_app import SlackUnavailable as SlackUnavailable
 from handlers.bolt_app import build_bolt_app as build_bolt_app
 from handlers.digest_poster import SlackPoster
-from handlers.dms import send_daily_dms
+from handlers.dms import AlertReport, send_daily_dms
 from handlers.dms import send_follow_alerts as send_follow_alerts
 from handlers.http_server import make_http_server as make_http_server
 from handlers.topic import notify_paused
 from handlers.web_client import build_web_client
+from handlers.workspace_clients import SingleTokenWorkspace
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,10 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
     if migrate:
         upgrade(engine)
     search_index.attach(engine, settings)  # SEARCH_ENGINE=index: searches try the derived index first
-    return Store(engine=engine, session_factory=make_session_factory(engine))
+    store = Store(engine=engine, session_factory=make_session_factory(engine))
+    if migrate and settings.slack_team_id:  # known offline: rows from before workspaces are its (migration 0011)
+        workspaces.adopt_unassigned_rows(store.session_factory, settings.slack_team_id)
+    return store
 
 
 def build_arxiv_source(settings: Settings, *, store: Store | None = None, metrics: Metrics = NOT_EXPOSED
@@ -91,23 +96,58 @@ def build_digest_poster(settings: Settings) -> SlackPoster:
     return SlackPoster(build_web_client(settings))
 
 
-def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: ArxivSource | None = None,
-                    metrics: Metrics = NOT_EXPOSED):
-    """The digest scheduler (bot.scheduler): fetch from arXiv, then post through Slack, on DIGEST_* times.
+def workspace_installations(settings: Settings, store: Store) -> workspaces.Installations:
+    """The workspaces the daily jobs run for, each with its own Web client (bot.workspaces' seam). Single-token
+    mode: SLACK_BOT_TOKEN's one workspace, which also takes the rows from before workspaces the first time it is
+    known. An OAuth installation store plugs in here instead, yielding (team_id, its client) per installation."""
+    return SingleTokenWorkspace(settings, on_resolved=partial(workspaces.adopt_unassigned_rows, store.session_factory))
 
-    Pass the process's arXiv client (Services.arxiv) when the listeners run in the same process. A channel
-    paused for Slack's refusals is announced by DM to whoever last set its topic (handlers.topic)."""
-    job = scheduler.DigestJob(
+
+def workspace_digest_job(settings: Settings, store: Store, arxiv: ArxivSource, metrics: Metrics,
+                         workspace: workspaces.ServedWorkspace) -> scheduler.DigestJob:
+    """One workspace's digests and DMs, all through that workspace's client. A channel paused for Slack's
+    refusals is announced by DM to whoever last set its topic (handlers.topic)."""
+    return scheduler.DigestJob(
         settings=settings,
         factory=store.session_factory,
-        poster=build_digest_poster(settings),
-        arxiv=arxiv or build_arxiv_source(settings, store=store, metrics=metrics),
+        poster=SlackPoster(workspace.client),
+        arxiv=arxiv,
+        team_id=workspace.team_id,
         metrics=metrics,
-        notify_paused=partial(notify_paused, build_web_client(settings)),
-        send_alerts=partial(send_daily_dms, build_web_client(settings), store.session_factory,
+        notify_paused=partial(notify_paused, workspace.client),
+        send_alerts=partial(send_daily_dms, workspace.client, store.session_factory, team_id=workspace.team_id,
                             window_days=settings.foryou_window_days),
+        with_digest_channel=workspace.owns_digest_channel,
     )
-    return scheduler.build_scheduler(job, blocking=blocking)
+
+
+def build_daily_digests(settings: Settings, store: Store, *, arxiv: ArxivSource | None = None,
+                        installations: workspaces.Installations | None = None,
+                        metrics: Metrics = NOT_EXPOSED) -> scheduler.DailyDigests:
+    """What the schedule runs each digest day and `papers-bot digest --all` runs at once: every workspace, every
+    channel with a topic, each through its workspace's client."""
+    arxiv = arxiv or build_arxiv_source(settings, store=store, metrics=metrics)
+    return scheduler.DailyDigests(
+        settings=settings,
+        factory=store.session_factory,
+        installations=installations or workspace_installations(settings, store),
+        job_for=partial(workspace_digest_job, settings, store, arxiv, metrics),
+    )
+
+
+def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: ArxivSource | None = None,
+                    installations: workspaces.Installations | None = None, metrics: Metrics = NOT_EXPOSED):
+    """The digest scheduler (bot.scheduler): for every workspace, fetch from arXiv, then post through Slack, on
+    DIGEST_* times; and the daily retention purge. Pass the process's arXiv client (Services.arxiv) when the
+    listeners run in the same process, and its metrics when it serves /metrics."""
+    daily = build_daily_digests(settings, store, arxiv=arxiv, installations=installations, metrics=metrics)
+    return scheduler.build_scheduler(daily, blocking=blocking)
+
+
+def run_all_digests(settings: Settings, store: Store, *, digest_date=None, arxiv: ArxivSource | None = None,
+                    installations: workspaces.Installations | None = None) -> list[PostReport]:
+    """`papers-bot digest --all`: the scheduled job, run once now (for `digest_date`, default today)."""
+    return build_daily_digests(settings, store, arxiv=arxiv, installations=installations)(digest_date=digest_date)
 
 
 # -- Operations: /healthz, /readyz, /metrics ---------------------------------------------------------------
@@ -168,7 +208,12 @@ def serve_health(settings: Settings, store: Store, metrics: Metrics, **checks):
     return server.start()
 
 
-def send_alerts(settings: Settings, store: Store, *, until=None):
-    """`papers-bot alerts` / `digest`: the follow-alert DMs due now (handlers.dms), through the bot token."""
-    settings.require("SLACK_BOT_TOKEN")
-    return send_follow_alerts(build_web_client(settings), store.session_factory, until=until)
+def send_alerts(settings: Settings, store: Store, *, until=None,
+                installations: workspaces.Installations | None = None) -> AlertReport:
+    """`papers-bot alerts` / `digest`: the follow-alert DMs due now (handlers.dms), every workspace through its
+    own client."""
+    results = workspaces.run_for_each_workspace(
+        store.session_factory, settings, installations or workspace_installations(settings, store),
+        lambda workspace: send_follow_alerts(workspace.client, store.session_factory, team_id=workspace.team_id,
+                                             until=until))
+    return AlertReport(sent=sum(r.sent for r in results.values()), skipped=sum(r.skipped for r in results.values()))

@@ -72,18 +72,20 @@ def default_topic(settings: Settings) -> Topic:
                  categories=settings.digest_categories)
 
 
-def topic_for_channel(session: Session, settings: Settings, channel: str | None) -> tuple[Topic, str]:
-    """The channel's stored topic, else the environment's default; and where it came from."""
-    stored = topic_store.get_channel_topic(session, channel) if channel else None
+def topic_for_channel(session: Session, settings: Settings, channel: str | None, *,
+                      team_id: str) -> tuple[Topic, str]:
+    """The workspace channel's stored topic, else the environment's default; and where it came from."""
+    stored = topic_store.get_channel_topic(session, team_id=team_id, channel=channel) if channel else None
     if stored and stored.keywords:
         return Topic(keywords=stored.keywords, exclude=stored.exclude, categories=stored.categories), "channel"
     return default_topic(settings), "environment"
 
 
-def channel_topic(factory: sessionmaker[Session], settings: Settings, channel: str | None) -> tuple[Topic, str]:
+def channel_topic(factory: sessionmaker[Session], settings: Settings, channel: str | None, *,
+                  team_id: str) -> tuple[Topic, str]:
     """For `/papers topic`: the channel's topic and where it comes from (`channel` or `environment`)."""
     with factory.begin() as session:
-        return topic_for_channel(session, settings, channel)
+        return topic_for_channel(session, settings, channel, team_id=team_id)
 
 
 def parse_terms(raw: str) -> tuple[str, ...]:
@@ -102,42 +104,46 @@ def check_edit(*, field_name: str, terms: Sequence[str]) -> None:
         raise TopicError("A topic needs at least one keyword.")
 
 
-def edit_channel_topic(factory: sessionmaker[Session], settings: Settings, channel: str, *, field_name: str,
-                       terms: Sequence[str], updated_by: str | None = None) -> Topic:
+def edit_channel_topic(factory: sessionmaker[Session], settings: Settings, channel: str, *, team_id: str,
+                       field_name: str, terms: Sequence[str], updated_by: str | None = None) -> Topic:
     """Set the channel's keywords, exclusions or categories (starting from its current topic), recording who
     did it; a paused channel gets its digest again."""
     check_edit(field_name=field_name, terms=terms)
     with factory.begin() as session:
-        current, _ = topic_for_channel(session, settings, channel)
+        current, _ = topic_for_channel(session, settings, channel, team_id=team_id)
         values = {"keywords": current.keywords, "exclude": current.exclude, "categories": current.categories,
                   field_name: tuple(terms)}
-        topic_store.set_channel_topic(session, channel=channel, updated_at=datetime.now(UTC), updated_by=updated_by,
+        topic_store.set_channel_topic(session, team_id=team_id, channel=channel, updated_at=datetime.now(UTC),
+                                      updated_by=updated_by,
                                       **values)
         return Topic(**values)
 
 
-def reset_channel_topic(factory: sessionmaker[Session], channel: str) -> bool:
+def reset_channel_topic(factory: sessionmaker[Session], channel: str, *, team_id: str) -> bool:
     with factory.begin() as session:
-        return topic_store.delete_channel_topic(session, channel)
+        return topic_store.delete_channel_topic(session, team_id=team_id, channel=channel)
 
 
-def paused_since(factory: sessionmaker[Session], channel: str) -> datetime | None:
-    """When the channel's digest was paused, or None when it is not."""
+def paused_since(factory: sessionmaker[Session], channel: str, *, team_id: str) -> datetime | None:
+    """When the workspace channel's digest was paused, or None when it is not."""
     with factory.begin() as session:
-        stored = topic_store.get_channel_topic(session, channel)
+        stored = topic_store.get_channel_topic(session, team_id=team_id, channel=channel)
     return stored.paused_at if stored else None
 
 
-def digest_channels(session: Session, settings: Settings) -> list[str]:
-    """DIGEST_CHANNEL, then every channel with a stored topic that is not paused."""
-    channels = [settings.digest_channel] if settings.digest_channel else []
-    return list(dict.fromkeys(channels + topic_store.topic_channels(session)))
+def digest_channels(session: Session, settings: Settings, *, team_id: str,
+                    with_digest_channel: bool = True) -> list[str]:
+    """The workspace's digest channels: DIGEST_CHANNEL (when the workspace is the one it belongs to), then every
+    channel with a stored topic that is not paused."""
+    channels = [settings.digest_channel] if settings.digest_channel and with_digest_channel else []
+    return list(dict.fromkeys(channels + topic_store.topic_channels(session, team_id=team_id)))
 
 
 @dataclass(frozen=True)
 class PausedChannel:
     """A channel just paused: who to tell (None: nobody known), and why."""
 
+    team_id: str
     channel: str
     last_editor: str | None
     refused_runs: int
@@ -151,7 +157,7 @@ def refused_for_good(report: PostReport) -> str | None:
     return next((code for code in report.errors if effect_of(code) is SlackErrorEffect.STOP), None)
 
 
-def note_digest_outcome(factory: sessionmaker[Session], settings: Settings, report: PostReport, *,
+def note_digest_outcome(factory: sessionmaker[Session], settings: Settings, report: PostReport, *, team_id: str,
                         notify: Callable[[PausedChannel], bool] | None = None, now: datetime | None = None,
                         ) -> PausedChannel | None:
     """Count a run Slack refused for good (or reset the count after a posted one); pause the channel at
@@ -164,16 +170,17 @@ def note_digest_outcome(factory: sessionmaker[Session], settings: Settings, repo
     try:
         with factory.begin() as session:
             if error is None:
-                topic_store.record_digest_success(session, channel=report.channel)
+                topic_store.record_digest_success(session, team_id=team_id, channel=report.channel)
                 return None
-            stored = topic_store.record_digest_refused(session, channel=report.channel, now=now or datetime.now(UTC),
+            stored = topic_store.record_digest_refused(session, team_id=team_id, channel=report.channel,
+                                                       now=now or datetime.now(UTC),
                                                        pause_after=PAUSE_AFTER_REFUSED_RUNS)
     except SQLAlchemyError as err:  # the next run counts again; the digests of other channels must go on
         log.warning("digest to %s: could not record the run's outcome (%s)", report.channel, type(err).__name__)
         return None
     if stored is None:
         return None
-    paused = PausedChannel(channel=stored.channel, last_editor=stored.updated_by,
+    paused = PausedChannel(team_id=team_id, channel=stored.channel, last_editor=stored.updated_by,
                            refused_runs=stored.consecutive_failures, error=error)
     if not (paused.last_editor and notify is not None and notify(paused)):
         log.warning("digest to %s paused after %d runs in a row refused by Slack (%s); nobody was told in Slack: "
@@ -182,9 +189,10 @@ def note_digest_outcome(factory: sessionmaker[Session], settings: Settings, repo
     return paused
 
 
-def topics_of_channels(factory: sessionmaker[Session], settings: Settings, channels) -> list[Topic]:
-    """The digest topics of these channels (the default topic for those without their own), each once: what a
+def topics_of_channels(factory: sessionmaker[Session], settings: Settings, channels, *, team_id: str) -> list[Topic]:
+    """The digest topics of these channels of the workspace (the default topic for those without their own), each
+    once: what a
     reader with no reads yet is shown papers from."""
     with factory.begin() as session:
-        topics = [topic_for_channel(session, settings, channel)[0] for channel in sorted(channels)]
+        topics = [topic_for_channel(session, settings, channel, team_id=team_id)[0] for channel in sorted(channels)]
     return list(dict.fromkeys(topics)) or [default_topic(settings)]

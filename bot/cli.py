@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
-from bot import app, backfill, digest, ingest, search
+from bot import app, backfill, digest, ingest, search, workspaces
 from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivQueryRefused, ArxivUnavailable
 from bot.backfill_progress import BackfillProgress
@@ -90,7 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "and read tracking.", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CliParser)
+    _add_arxiv_commands(sub)
+    _add_slack_commands(sub)
+    _add_operator_commands(sub)
+    return parser
 
+
+def _add_arxiv_commands(sub) -> None:
+    """fetch and backfill: papers from arXiv into the store."""
     fetch = _subcommand(sub, "fetch", "store papers from arXiv (or a saved arXiv answer)",
                         "papers-bot fetch --since 2025-03-14 --until 2025-03-21")
     fetch.add_argument("--since", type=_date, help="first submission day (default: lookback before --until)")
@@ -107,10 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--until", type=_date, metavar="YYYY-MM-DD",
                           help="... and on or before this day (default: today, UTC; leave it out to be complete)")
 
+
+def _add_slack_commands(sub) -> None:
+    """digest, search, serve, alerts and scheduler: what users see, from the shell."""
     digest = _subcommand(sub, "digest", "post the digest for a date (or print it with --dry-run)",
                          "papers-bot digest --dry-run --date 2025-03-21 --from-file tests/fixtures/seed_feed.atom.xml")
     digest.add_argument("--date", type=_date, help="digest date (default: today in DIGEST_TIMEZONE)")
     digest.add_argument("--channel", help="Slack channel id (default: DIGEST_CHANNEL)")
+    digest.add_argument("--all", action="store_true",
+                        help="what the schedule runs: every workspace, every channel with a topic (and DMs)")
+    digest.add_argument("--team", help="the channel's workspace (default: SLACK_TEAM_ID, else SLACK_BOT_TOKEN's)")
     digest.add_argument("--dry-run", action="store_true", help="print the digest; post and record nothing")
     digest.add_argument("--from-file", type=Path, metavar="FEED.xml",
                         help="store a saved arXiv answer instead of fetching (offline demos)")
@@ -135,14 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     _subcommand(sub, "scheduler", "run only the digest scheduler (the Procfile clock process)", "papers-bot scheduler")
 
+
+def _add_operator_commands(sub) -> None:
+    """health, workspace and db: running the service."""
     health = _subcommand(sub, "health", "ask this machine's running papers-bot whether it is up (the Docker "
                          "HEALTHCHECK)", "papers-bot health --ready")
     health.add_argument("--ready", action="store_true", help="ask /readyz (database, Slack) instead of /healthz")
 
+    workspace = _subcommand(sub, "workspace", "list the workspaces served, or delete one's data",
+                            "papers-bot workspace purge T012AB3CD")
+    workspace_sub = workspace.add_subparsers(dest="workspace_command", required=True, metavar="ACTION",
+                                             parser_class=CliParser)
+    workspace_sub.add_parser("list", help="workspaces, their channels with topics, counts of their data")
+    purge = workspace_sub.add_parser("purge", help="delete one workspace's data now (asks nothing)")
+    purge.add_argument("team_id", metavar="TEAM_ID", help="the workspace's id, T…")
+
     db = _subcommand(sub, "db", "database maintenance", "papers-bot db upgrade")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION", parser_class=CliParser)
     db_sub.add_parser("upgrade", help="bring the schema to the latest migration")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,6 +270,8 @@ def cmd_serve(settings: Settings, args) -> int:
     services = app.Services(settings=settings, store=store)
     services.metrics.count_logged_errors()
     bolt_app = app.build_bolt_app(services)
+    if settings.slack_bot_token:  # the token's workspace takes the rows from before workspaces (migration 0011)
+        app.workspace_installations(settings, store)()
     if not args.no_scheduler:
         scheduler = app.build_scheduler(settings, store, blocking=False, arxiv=services.arxiv,
                                         metrics=services.metrics)
@@ -275,25 +300,40 @@ def _log_health_port(server) -> None:
         log.info("GET /healthz, /readyz and /metrics (when on) on port %d", server.effective_port)
 
 
+def digest_team(settings: Settings, store: app.Store, args) -> str:
+    """The workspace of `papers-bot digest`'s channel: --team, else SLACK_TEAM_ID, else the bot token's (auth.test);
+    a dry run without any of them reads the rows from before workspaces ('')."""
+    if args.dry_run:
+        return args.team or settings.slack_team_id or ""
+    token_team = app.workspace_installations(settings, store)()[0][0]
+    if args.team and args.team != token_team:
+        raise ConfigError(f"--team {args.team}: SLACK_BOT_TOKEN belongs to workspace {token_team}")
+    return token_team
+
+
 def cmd_digest(settings: Settings, args) -> int:
+    if args.all:
+        return cmd_digest_all(settings, args)
     channel = args.channel or settings.digest_channel
     if not args.dry_run:
         settings.require("SLACK_BOT_TOKEN")
         if not channel:
             raise ConfigError("DIGEST_CHANNEL is not set and no --channel was given")
     store = app.build_store(settings)
+    team_id = digest_team(settings, store, args)
     digest_date = args.date or digest.today_in(settings)
     if args.from_file:
         ingest_saved_answer(store.session_factory, args.from_file)
     elif not args.no_fetch:
         try:
             digest.refresh_papers(store.session_factory, app.build_arxiv_source(settings, store=store), settings,
-                                  channels=[channel], digest_date=digest_date)
+                                  team_id=team_id, channels=[channel], digest_date=digest_date)
         except ArxivUnavailable as err:
             print(f"papers-bot: warning: {err}; using the papers already stored", file=sys.stderr)
     if args.dry_run:
         with store.session_factory.begin() as session:
-            chosen = digest.select_digest(session, settings, channel=channel, digest_date=digest_date)
+            chosen = digest.select_digest(session, settings, team_id=team_id, channel=channel,
+                                          digest_date=digest_date)
         if args.format == "slack":
             # One message per line, as posted (parent first): each pastes into Slack's Block Kit Builder.
             for message in digest_messages(digest.best_first(chosen)):
@@ -302,7 +342,7 @@ def cmd_digest(settings: Settings, args) -> int:
         sys.stdout.write(render_digest_markdown(digest_date, chosen.papers, chosen.topic.keywords))
         return 0
     report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,
-                                channel=channel, digest_date=digest_date)
+                                team_id=team_id, channel=channel, digest_date=digest_date)
     print(report.summary())
     # The follow-alert DMs go right after the digest, as the scheduled job sends them (logged: stdout stays the
     # digest's one summary line).
@@ -316,6 +356,42 @@ def cmd_digest(settings: Settings, args) -> int:
               f"{channel}` again once the database is back (a running scheduler retries by itself)",
               file=sys.stderr)
     return 1 if report.status == "failed" else 0
+
+
+def cmd_digest_all(settings: Settings, args) -> int:
+    """`digest --all`: exactly the scheduled job (every workspace, every channel with a topic, then the DMs)."""
+    if args.dry_run or args.channel or args.team or args.from_file or args.no_fetch:
+        raise ConfigError("--all runs what the schedule runs; it takes only --date")
+    settings.require("SLACK_BOT_TOKEN")
+    store = app.build_store(settings)
+    reports = app.run_all_digests(settings, store, digest_date=args.date)
+    for report in reports:
+        print(f"{report.team_id}: {report.summary()}")
+    if not reports:
+        print("digest --all: no workspace has a digest channel (set DIGEST_CHANNEL or a channel topic)")
+    return 1 if any(report.status == "failed" for report in reports) else 0
+
+
+def cmd_workspace(settings: Settings, args) -> int:
+    store = app.build_store(settings)
+    if args.workspace_command == "purge":
+        if not workspaces.known_team(store.session_factory, args.team_id):
+            print(f"papers-bot workspace purge: no workspace {args.team_id} is known here (see papers-bot workspace "
+                  "list)", file=sys.stderr)
+            return 2
+        print(workspaces.purge_workspace(store.session_factory, args.team_id).summary())
+        return 0
+    overview = workspaces.workspace_overview(store.session_factory)
+    if not overview:
+        print("no workspaces yet")
+    for workspace in overview:
+        counts = workspace.counts
+        print(f"{workspace.label}\n  {counts.reads} reads, {counts.saved} saved, {counts.follows} follows, "
+              f"{counts.digests} digests, {counts.dm_subscribers} morning-DM subscribers")
+        for topic in workspace.topics:
+            paused = " (paused)" if topic.paused_at else ""
+            print(f"  {topic.channel}{paused}: {', '.join(topic.keywords)}")
+    return 0
 
 
 def cmd_scheduler(settings: Settings, args) -> int:
@@ -400,4 +476,5 @@ COMMANDS = {
     "search": cmd_search,
     "serve": cmd_serve,
     "scheduler": cmd_scheduler,
+    "workspace": cmd_workspace,
 }

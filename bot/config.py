@@ -80,6 +80,9 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = SLACK_DEFAULT_API_URL
+    # The workspace the install served before workspaces, and DIGEST_CHANNEL's: read offline instead of auth.test.
+    slack_team_id: str | None = None
+    retention_after_uninstall_days: int = 30  # an uninstalled workspace's data is purged this many days later
     slack_retry_backoff_seconds: float = 0.5
     digest_keywords: tuple[str, ...] = DEFAULT_KEYWORDS
     digest_exclude: tuple[str, ...] = ()
@@ -144,6 +147,8 @@ class Settings:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=slack_api_url,
+            slack_team_id=get("SLACK_TEAM_ID"),
+            retention_after_uninstall_days=int(number("RETENTION_AFTER_UNINSTALL_DAYS", 30, int, lo=0, hi=3650)),
             slack_retry_backoff_seconds=number("SLACK_RETRY_BACKOFF_SECONDS", 0.5, lo=0, hi=60),
             digest_keywords=_split_list(get("DIGEST_KEYWORDS"), DEFAULT_KEYWORDS),
             digest_exclude=_split_list(get("DIGEST_EXCLUDE")),

@@ -57,6 +57,7 @@ def post_digest(
     poster: MessagePoster,
     settings: Settings,
     *,
+    team_id: str,
     channel: str,
     digest_date: date,
     owner: str | None = None,
@@ -64,8 +65,10 @@ def post_digest(
     sleep: Callable[[float], None] = time.sleep,
     pace_seconds: float | None = None,
 ) -> PostReport:
-    """Post the digest for (channel, date) unless the ledger says it is done or being posted elsewhere."""
-    ctx = RunContext(factory=factory, poster=poster, settings=settings, channel=channel, digest_date=digest_date,
+    """Post the digest for (team, channel, date) through the workspace's `poster` unless the ledger says it is done
+    or being posted elsewhere."""
+    ctx = RunContext(factory=factory, poster=poster, settings=settings, team_id=team_id, channel=channel,
+                     digest_date=digest_date,
                      owner=owner or process_owner(), clock=clock, sleep=sleep,
                      pace_seconds=settings.digest_pace_seconds if pace_seconds is None else pace_seconds)
     run = ctx.claim()

@@ -41,46 +41,52 @@ def entries_for(papers: Sequence[PaperRecord], topic: Topic) -> list[DigestEntry
     return [DigestEntry(p, tuple(matched_keywords(p.title, p.abstract, topic.keywords))) for p in papers]
 
 
-def planned_digest(session: Session, settings: Settings, *, channel: str, digest_date: date,
+def planned_digest(session: Session, settings: Settings, *, team_id: str, channel: str, digest_date: date,
                    run_id: int) -> Digest:
     """The papers the run planned, in their planned order (a resumed run posts the same digest)."""
-    topic, _ = topic_for_channel(session, settings, channel)
+    topic, _ = topic_for_channel(session, settings, channel, team_id=team_id)
     items = ledger.run_items(session, run_id=run_id)
     found = paper_store.get_papers(session, [i.arxiv_id for i in items])
     papers = [found[i.arxiv_id] for i in items if i.arxiv_id in found]
     return Digest(channel, digest_date, topic, tuple(entries_for(papers, topic)))
 
 
-def fresh_selection(session: Session, settings: Settings, *, channel: str | None, digest_date: date) -> Digest:
-    """The papers in the window on the channel's topic, leaving out those already planned for it."""
-    topic, _ = topic_for_channel(session, settings, channel)
+def fresh_selection(session: Session, settings: Settings, *, team_id: str, channel: str | None,
+                    digest_date: date) -> Digest:
+    """The papers in the window on the workspace channel's topic, leaving out those already planned for it."""
+    topic, _ = topic_for_channel(session, settings, channel, team_id=team_id)
     start, end = paper_window(digest_date, settings.digest_lookback_days)
     candidates = [DigestEntry(p, matched) for p in paper_store.papers_published_between(session, start=start, end=end)
                   if (matched := topic_matches(p, topic)) and not is_withdrawn(p)]
     if channel:
-        posted = ledger.posted_ids(session, channel=channel, arxiv_ids=[e.paper.arxiv_id for e in candidates])
+        posted = ledger.posted_ids(session, team_id=team_id, channel=channel,
+                                   arxiv_ids=[e.paper.arxiv_id for e in candidates])
         candidates = [e for e in candidates if e.paper.arxiv_id not in posted]
     return Digest(channel, digest_date, topic, tuple(candidates))
 
 
-def select_digest(session: Session, settings: Settings, *, channel: str | None, digest_date: date) -> Digest:
-    """What the digest for (channel, date) holds: the planned papers if the run was planned, else a
+def select_digest(session: Session, settings: Settings, *, team_id: str, channel: str | None,
+                  digest_date: date) -> Digest:
+    """What the digest for (team, channel, date) holds: the planned papers if the run was planned, else a
     fresh selection that leaves out papers already posted to the channel."""
-    run = ledger.get_run(session, channel=channel, digest_date=digest_date) if channel else None
+    run = ledger.get_run(session, team_id=team_id, channel=channel, digest_date=digest_date) if channel else None
     if run and run.planned:
-        return planned_digest(session, settings, channel=channel, digest_date=digest_date, run_id=run.id)
-    return fresh_selection(session, settings, channel=channel, digest_date=digest_date)
+        return planned_digest(session, settings, team_id=team_id, channel=channel, digest_date=digest_date,
+                              run_id=run.id)
+    return fresh_selection(session, settings, team_id=team_id, channel=channel, digest_date=digest_date)
 
 
 def today_in(settings: Settings, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(settings.digest_timezone)).date()
 
 
-def refresh_papers(factory: sessionmaker[Session], source, settings: Settings, *, channels: Sequence[str | None],
-                   digest_date: date) -> list[ingest.FetchReport]:
-    """Fetch each distinct topic's window from arXiv (idempotent); raises ArxivUnavailable."""
+def refresh_papers(factory: sessionmaker[Session], source, settings: Settings, *, team_id: str,
+                   channels: Sequence[str | None], digest_date: date) -> list[ingest.FetchReport]:
+    """Fetch each distinct topic's window of the workspace's channels from arXiv (idempotent); raises
+    ArxivUnavailable."""
     with factory.begin() as session:
-        topics = list(dict.fromkeys(topic_for_channel(session, settings, c)[0] for c in channels or [None]))
+        topics = list(dict.fromkeys(topic_for_channel(session, settings, c, team_id=team_id)[0]
+                                    for c in channels or [None]))
     since, until = ingest.default_window(digest_date, settings.digest_lookback_days)
     reports = []
     for topic in topics:
@@ -104,4 +110,5 @@ def best_first(digest: Digest) -> Digest:
 def choose(ctx: RunContext) -> Digest:
     """The run's step 1: a fresh selection for (channel, date), best first."""
     with ctx.factory.begin() as session:
-        return best_first(fresh_selection(session, ctx.settings, channel=ctx.channel, digest_date=ctx.digest_date))
+        return best_first(fresh_selection(session, ctx.settings, team_id=ctx.team_id, channel=ctx.channel,
+                                          digest_date=ctx.digest_date))

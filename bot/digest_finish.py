@@ -34,7 +34,7 @@ def not_claimed(ctx: RunContext) -> PostReport:
     """The run is done already, or another process holds its lease (retry when that expires)."""
     report = ctx.report
     with ctx.factory.begin() as session:
-        existing = ledger.get_run(session, channel=ctx.channel, digest_date=ctx.digest_date)
+        existing = ledger.get_run(session, team_id=ctx.team_id, channel=ctx.channel, digest_date=ctx.digest_date)
     if existing and existing.status == ledger.DONE:
         report.status = "already-done"
     else:

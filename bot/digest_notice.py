@@ -21,19 +21,20 @@ def post_arxiv_unavailable_notice(
     factory: sessionmaker[Session],
     poster: MessagePoster,
     *,
+    team_id: str,
     channel: str,
     digest_date: date,
     owner: str | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> bool:
-    """Say once per (channel, date) that arXiv is down and the digest will follow; True if posted now.
+    """Say once per (team, channel, date) that arXiv is down and the digest will follow; True if posted now.
 
     Nothing is posted once the digest itself has started (its papers planned) or is done.
     """
     owner = owner or process_owner()
     with factory.begin() as session:
-        run = ledger.claim_run(session, channel=channel, digest_date=digest_date, owner=owner, now=clock(),
-                               lease=LEASE)
+        run = ledger.claim_run(session, team_id=team_id, channel=channel, digest_date=digest_date, owner=owner,
+                               now=clock(), lease=LEASE)
     if run is None:
         return False
     try:

@@ -27,7 +27,7 @@ def carry_over(ctx: RunContext) -> list[RunContext]:
     """Take over the channel's earlier runs that never finished, each brought up to date with Slack; their
     unposted papers join this run when it is planned. A run another process holds is left to it."""
     with ctx.factory.begin() as session:
-        earlier = ledger.unfinished_runs(session, channel=ctx.channel, before=ctx.digest_date)
+        earlier = ledger.unfinished_runs(session, team_id=ctx.team_id, channel=ctx.channel, before=ctx.digest_date)
     taken = []
     for old in earlier:
         old_ctx = dataclasses.replace(ctx, digest_date=old.digest_date, run=None)
@@ -50,7 +50,7 @@ def carry_over(ctx: RunContext) -> list[RunContext]:
 def plan(ctx: RunContext, chosen: Digest, carried: Sequence[RunContext] = ()) -> None:
     """The run's step 2: write the chosen papers as the run's ledger rows, then the carried-over ones."""
     with ctx.factory.begin() as session:
-        ledger.plan_items(session, run_id=ctx.run_id, channel=ctx.channel,
+        ledger.plan_items(session, run_id=ctx.run_id, team_id=ctx.team_id, channel=ctx.channel,
                           arxiv_ids=[p.arxiv_id for p in chosen.papers], now=ctx.clock())
         for old in carried:
             moved = ledger.carry_items_over(session, from_run_id=old.run_id, to_run_id=ctx.run_id)
@@ -62,8 +62,9 @@ def plan(ctx: RunContext, chosen: Digest, carried: Sequence[RunContext] = ()) ->
 def planned(ctx: RunContext) -> tuple[Digest, list[ledger.ItemRecord]]:
     """The run as the ledger has it: the planned digest and its rows (some maybe posted already)."""
     with ctx.factory.begin() as session:
-        ctx.run = ledger.get_run(session, channel=ctx.channel, digest_date=ctx.digest_date)
+        ctx.run = ledger.get_run(session, team_id=ctx.team_id, channel=ctx.channel, digest_date=ctx.digest_date)
         items = ledger.run_items(session, run_id=ctx.run_id)
-        digest = planned_digest(session, ctx.settings, channel=ctx.channel, digest_date=ctx.digest_date,
+        digest = planned_digest(session, ctx.settings, team_id=ctx.team_id, channel=ctx.channel,
+                                digest_date=ctx.digest_date,
                                 run_id=ctx.run_id)
     return digest, items

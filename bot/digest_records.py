@@ -44,6 +44,7 @@ class PostReport:
     errors: list[str] = field(default_factory=list)
     retry_at: datetime | None = None  # busy: when the other lease expires; failed on an outage: try then
     database_error: str | None = None  # the database failed mid-run: the driver's one line (never the URL)
+    team_id: str | None = None  # the workspace the channel is in
 
     def summary(self) -> str:
         text = f"digest {self.digest_date} to {self.channel}: {self.status}"

@@ -1,6 +1,7 @@
-"""One digest run's context and its lease: who is posting (channel, date), through what, and the right to post.
+"""One digest run's context and its lease: who is posting (workspace, channel, date), through what, and the right
+to post.
 
-A run is owned through a lease in the ledger (db.ledger.claim_run): one process per (channel, date),
+A run is owned through a lease in the ledger (db.ledger.claim_run): one process per (team, channel, date),
 short enough that a crashed owner's run is resumed within minutes. The owner id (host, pid and a random
 part, new for every run) is the fencing token: right before each post, and before each re-send after a
 429's Retry-After, `keep_lease` renews the lease with an UPDATE that only the current owner's id matches.
@@ -42,11 +43,12 @@ def utc_now() -> datetime:
 
 @dataclass
 class RunContext:
-    """Everything one run of the digest for (channel, date) works with, and what it did so far."""
+    """Everything one run of the digest for (team, channel, date) works with, and what it did so far."""
 
     factory: sessionmaker[Session]
-    poster: MessagePoster
+    poster: MessagePoster  # the workspace's own: it posts with that workspace's token
     settings: Settings
+    team_id: str
     channel: str
     digest_date: date
     owner: str
@@ -60,7 +62,7 @@ class RunContext:
     unconfirmed_post: bool = False
 
     def __post_init__(self) -> None:
-        self.report = PostReport(self.channel, self.digest_date, "posted")
+        self.report = PostReport(self.channel, self.digest_date, "posted", team_id=self.team_id)
 
     @property
     def run_id(self) -> int:
@@ -70,7 +72,8 @@ class RunContext:
     def claim(self) -> ledger.RunRecord | None:
         """Take the run's lease (None: done, or another process holds it)."""
         with self.factory.begin() as session:
-            self.run = ledger.claim_run(session, channel=self.channel, digest_date=self.digest_date,
+            self.run = ledger.claim_run(session, team_id=self.team_id, channel=self.channel,
+                                        digest_date=self.digest_date,
                                         owner=self.owner, now=self.clock(), lease=LEASE)
         return self.run
 

@@ -111,14 +111,15 @@ def unfollow(factory: sessionmaker[Session], *, team_id: str, user_id: str, whic
     return chosen
 
 
-def gather_alerts(factory: sessionmaker[Session], *, until: datetime | None = None,
+def gather_alerts(factory: sessionmaker[Session], *, team_id: str, until: datetime | None = None,
                   now: datetime | None = None) -> int:
-    """Record, for every follow, the new matching papers (first stored before `until`, default now) its owner has
+    """Record, for every follow in the workspace, the new matching papers (first stored before `until`, default now)
+    its owner has
     not read; returns how many were new."""
     now = now or datetime.now(UTC)
     until = until or now
     with factory.begin() as session:
-        follows = follow_store.all_follows(session)
+        follows = follow_store.all_follows(session, team_id=team_id)
     gathered = 0
     for item in follows:
         with factory.begin() as session:
@@ -159,10 +160,10 @@ def _best_unread(session: Session, parsed: ParsedQuery, item: FollowRecord) -> l
     return hits
 
 
-def pending_dms(factory: sessionmaker[Session]) -> list[PendingDm]:
-    """Each user's DM due now: their gathered papers not sent and not read, most relevant first."""
+def pending_dms(factory: sessionmaker[Session], *, team_id: str) -> list[PendingDm]:
+    """Each of the workspace's users' DM due now: their gathered papers not sent and not read, most relevant first."""
     with _database("listing follow alerts"), factory.begin() as session:
-        users = follow_store.users_with_unsent(session)
+        users = follow_store.users_with_unsent(session, team_id=team_id)
         dms = []
         for team_id, user_id in users:
             alerts = follow_store.unsent_alerts(session, team_id=team_id, user_id=user_id)

@@ -39,11 +39,13 @@ def dm_enabled(factory: sessionmaker[Session], *, team_id: str, user_id: str) ->
         return dm_store.is_subscribed(session, team_id=team_id, user_id=user_id)
 
 
-def morning_dms(factory: sessionmaker[Session], *, window_days: int, limit: int = DM_PAPERS) -> list[MorningDm]:
-    """Every subscriber's unread papers not sent to them before, best first; subscribers with none are left out."""
+def morning_dms(factory: sessionmaker[Session], *, team_id: str, window_days: int,
+                limit: int = DM_PAPERS) -> list[MorningDm]:
+    """Every subscriber in the workspace: their unread papers not sent to them before, best first; subscribers with
+    none are left out."""
     with factory.begin() as session:
         people = [(team, user, dm_store.sent_ids(session, team_id=team, user_id=user))
-                  for team, user in dm_store.subscribers(session)]
+                  for team, user in dm_store.subscribers(session, team_id=team_id)]
     due = []
     for team, user, sent in people:
         page = recommend.for_you_by_reads(factory, team_id=team, user_id=user, limit=limit, topics=(),

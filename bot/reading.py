@@ -243,5 +243,5 @@ def home_summary(factory: sessionmaker[Session], *, team_id: str, user_id: str, 
                                                                  limit=HOME_DIGEST_PAPERS),
             unread_digest_total=read_store.count_unread_digest_papers(session, **scope, **digests),
             digest_days=HOME_DIGEST_DAYS,
-            digest_papers_posted=read_store.count_posted_digest_papers(session, **digests),
+            digest_papers_posted=read_store.count_posted_digest_papers(session, team_id=team_id, **digests),
         )

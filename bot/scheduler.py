@@ -1,4 +1,9 @@
-"""The digest schedule: an APScheduler 3 cron job (fetch, then post to every channel) plus catch-up.
+"""The digest schedule: an APScheduler 3 cron job (for every workspace: fetch, then post to every channel, then
+the DMs) plus catch-up, and the daily purge of workspaces uninstalled past their retention.
+
+- `DailyDigests` is the cron job and `papers-bot digest --all`: one function, so the shell runs exactly what the
+  schedule runs. It asks bot.workspaces for the workspaces (each with its own Web client) and runs one
+  `DigestJob` for each; an uninstalled workspace is left out, and a retry of its digest posts nothing.
 
 - The trigger takes weekday *names* from DIGEST_DAYS: APScheduler counts `day_of_week` numbers from
   Monday (cron's 0 is Sunday), and names make that off-by-one impossible.
@@ -25,6 +30,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import workspaces
 from bot.arxiv_source import ArxivSource, ArxivUnavailable
 from bot.channel_topics import PausedChannel, digest_channels, note_digest_outcome
 from bot.config import WEEKDAYS, Settings
@@ -39,6 +45,9 @@ from db import ledger
 log = logging.getLogger(__name__)
 
 JOB_ID = "daily-digest"
+PURGE_JOB_ID = "workspace-retention-purge"
+# The retention purge runs once a day, away from the digest hour.
+PURGE_TIME = (3, 30)
 # A clock process paused (deploy, sleeping laptop) still runs a missed digest within this long; later
 # than that the catch-up on the next start takes over.
 MISFIRE_GRACE_SECONDS = 3600
@@ -49,6 +58,8 @@ CRASH_RETRY_DELAY = timedelta(minutes=2)
 # after this many retries posts from the papers already stored rather than stay silent all day.
 ARXIV_RETRY_DELAY = timedelta(minutes=30)
 ARXIV_RETRIES = 4
+# Slack would not say which workspace the token is (auth.test refused or unreachable): the whole job retries this soon.
+WORKSPACES_RETRY_DELAY = timedelta(minutes=10)
 
 
 def digest_trigger(settings: Settings) -> CronTrigger:
@@ -66,12 +77,14 @@ def is_digest_day(settings: Settings, day: date) -> bool:
 
 @dataclass
 class DigestJob:
-    """Fetch the window, then post today's digest to every channel; safe to run any number of times."""
+    """One workspace's digests: fetch the window, then post today's digest to every channel of the workspace
+    through its own poster, then its DMs; safe to run any number of times."""
 
     settings: Settings
     factory: sessionmaker[Session]
-    poster: MessagePoster
+    poster: MessagePoster  # the workspace's own (its token)
     arxiv: ArxivSource | None  # the process's one arXiv client; None skips fetching (tests, offline)
+    team_id: str
     pace_seconds: float | None = None  # None: DIGEST_PACE_SECONDS
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     scheduler: BaseScheduler | None = None
@@ -81,20 +94,30 @@ class DigestJob:
     # DMs each follower the new papers their follows matched (handlers.dms), right after the channel digests.
     send_alerts: Callable[[], object] | None = None
     metrics: Metrics = NOT_EXPOSED  # digests and papers posted, DMs sent (the process's, when it serves /metrics)
+    with_digest_channel: bool = True  # DIGEST_CHANNEL is this workspace's (bot.workspaces.owns_digest_channel)
 
     def channels(self) -> list[str]:
         with self.factory.begin() as session:
-            return digest_channels(session, self.settings)
+            return digest_channels(session, self.settings, team_id=self.team_id,
+                                   with_digest_channel=self.with_digest_channel)
 
-    def __call__(self, channels: list[str] | None = None) -> list[PostReport]:
+    def targets(self) -> list[tuple[str, str]]:
+        return [(self.team_id, channel) for channel in self.channels()]
+
+    def __call__(self, channels: list[str] | None = None, digest_date: date | None = None) -> list[PostReport]:
+        if not workspaces.is_served(self.factory, self.team_id):
+            log.info("workspace %s is uninstalled: no digest", self.team_id)
+            return []
         channels = channels or self.channels()
         if not channels:
-            log.warning("no digest channel: set DIGEST_CHANNEL (or store a channel topic) to post digests")
+            log.warning("workspace %s has no digest channel: set DIGEST_CHANNEL (or store a channel topic) to post "
+                        "digests", self.team_id)
             return []
-        digest_date = today_in(self.settings, self.clock())
+        digest_date = digest_date or today_in(self.settings, self.clock())
         if self.arxiv is not None:
             try:
-                refresh_papers(self.factory, self.arxiv, self.settings, channels=channels, digest_date=digest_date)
+                refresh_papers(self.factory, self.arxiv, self.settings, team_id=self.team_id, channels=channels,
+                               digest_date=digest_date)
             except ArxivUnavailable as err:
                 if self._wait_for_arxiv(digest_date, channels, err):
                     return []
@@ -102,7 +125,7 @@ class DigestJob:
         reports = []
         for channel in channels:
             try:
-                report = post_digest(self.factory, self.poster, self.settings, channel=channel,
+                report = post_digest(self.factory, self.poster, self.settings, team_id=self.team_id, channel=channel,
                                      digest_date=digest_date, clock=self.clock, pace_seconds=self.pace_seconds)
             except Exception:  # noqa: BLE001 - one channel's crash must not starve the others; the ledger resumes it
                 retry_at = self.clock() + CRASH_RETRY_DELAY
@@ -112,7 +135,8 @@ class DigestJob:
                 continue
             reports.append(report)
             self.metrics.digest_done(report)
-            note_digest_outcome(self.factory, self.settings, report, notify=self.notify_paused, now=self.clock())
+            note_digest_outcome(self.factory, self.settings, report, team_id=self.team_id, notify=self.notify_paused,
+                                now=self.clock())
             # Another process holds the run (busy), or an outage stopped it (failed): try again later today.
             if report.retry_at:
                 self._retry(channel, report.retry_at)
@@ -131,7 +155,7 @@ class DigestJob:
     def _retry(self, channel: str, when: datetime) -> None:
         if self.scheduler is not None:
             self.scheduler.add_job(self, "date", run_date=when + CATCH_UP_DELAY, args=[[channel]],
-                                   id=f"digest-retry-{channel}", replace_existing=True,
+                                   id=f"digest-retry-{self.team_id}-{channel}", replace_existing=True,
                                    misfire_grace_time=MISFIRE_GRACE_SECONDS)
 
     def _wait_for_arxiv(self, digest_date: date, channels: list[str], err: Exception) -> bool:
@@ -143,31 +167,88 @@ class DigestJob:
         if self.scheduler is None or failures > ARXIV_RETRIES:
             return False
         for channel in channels:
-            post_arxiv_unavailable_notice(self.factory, self.poster, channel=channel, digest_date=digest_date,
-                                          clock=self.clock)
+            post_arxiv_unavailable_notice(self.factory, self.poster, team_id=self.team_id, channel=channel,
+                                          digest_date=digest_date, clock=self.clock)
         retry_at = self.clock() + ARXIV_RETRY_DELAY
         log.warning("digest %s: %s; trying again at %s (attempt %d of %d)", digest_date, err,
                     retry_at.isoformat(timespec="minutes"), failures, ARXIV_RETRIES + 1)
-        self.scheduler.add_job(self, "date", run_date=retry_at, args=[channels], id="digest-arxiv-retry",
+        self.scheduler.add_job(self, "date", run_date=retry_at, args=[channels],
+                               id=f"digest-arxiv-retry-{self.team_id}",
                                replace_existing=True, misfire_grace_time=MISFIRE_GRACE_SECONDS)
         return True
 
 
-def catch_up_due(settings: Settings, factory: sessionmaker[Session], channels: list[str], now: datetime) -> bool:
-    """Past today's digest time on a digest day, and some channel's digest for today is not done."""
+@dataclass
+class DailyDigests:
+    """The scheduled job and `papers-bot digest --all`: every served workspace's `DigestJob`, each with that
+    workspace's client. `job_for` builds a workspace's job (bot.app wires its poster and DMs); jobs are kept per
+    workspace so a workspace's arXiv retries count across the day."""
+
+    settings: Settings
+    factory: sessionmaker[Session]
+    installations: workspaces.Installations
+    job_for: Callable[[workspaces.ServedWorkspace], DigestJob]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    scheduler: BaseScheduler | None = None
+    jobs: dict[str, DigestJob] = field(default_factory=dict)
+
+    def workspace_jobs(self) -> list[DigestJob]:
+        served = workspaces.workspace_clients(self.factory, self.settings, self.installations, now=self.clock())
+        for workspace in served:
+            fresh = self.job_for(workspace)
+            job = self.jobs.setdefault(workspace.team_id, fresh)
+            # Today's client (an installation's token may have rotated); the day's arXiv retry count stays.
+            job.poster, job.notify_paused, job.send_alerts = fresh.poster, fresh.notify_paused, fresh.send_alerts
+            job.scheduler = self.scheduler
+        return [self.jobs[w.team_id] for w in served]
+
+    def targets(self) -> list[tuple[str, str]]:
+        """Every (team, channel) due a digest; none when the workspaces cannot be listed (the job retries then)."""
+        try:
+            return [target for job in self.workspace_jobs() for target in job.targets()]
+        except Exception as err:  # noqa: BLE001 - a clock starting while Slack is down must still start
+            log.warning("cannot list the workspaces at start (%s); no catch-up now, the digest job tries again", err)
+            return []
+
+    def __call__(self, digest_date: date | None = None) -> list[PostReport]:
+        try:
+            jobs = self.workspace_jobs()
+        except Exception as err:
+            if self.scheduler is None:
+                raise  # `papers-bot digest --all`: the shell says why in one line
+            # auth.test refused or unreachable: no workspace is known, so nothing can be posted; try again soon.
+            retry_at = self.clock() + WORKSPACES_RETRY_DELAY
+            log.error("digest: cannot list the workspaces to post to (%s); trying again at %s", err,
+                      retry_at.isoformat(timespec="minutes"))
+            self.scheduler.add_job(self, "date", run_date=retry_at, id="digest-workspaces-retry",
+                                   replace_existing=True, misfire_grace_time=MISFIRE_GRACE_SECONDS)
+            return []
+        reports: list[PostReport] = []
+        for job in jobs:
+            try:
+                reports.extend(job(digest_date=digest_date))
+            except Exception:  # noqa: BLE001 - one workspace's failure must not starve the others
+                log.exception("workspace %s: the digest job failed; the other workspaces went on", job.team_id)
+        return reports
+
+
+def catch_up_due(settings: Settings, factory: sessionmaker[Session], targets: list[tuple[str, str]],
+                 now: datetime) -> bool:
+    """Past today's digest time on a digest day, and some (team, channel)'s digest for today is not done."""
     local = now.astimezone(ZoneInfo(settings.digest_timezone))
-    if not channels or not is_digest_day(settings, local.date()) or local.time() < settings.digest_time:
+    if not targets or not is_digest_day(settings, local.date()) or local.time() < settings.digest_time:
         return False
     with factory.begin() as session:
-        for channel in channels:
-            run = ledger.get_run(session, channel=channel, digest_date=local.date())
+        for team_id, channel in targets:
+            run = ledger.get_run(session, team_id=team_id, channel=channel, digest_date=local.date())
             if run is None or run.status != ledger.DONE:
                 return True
     return False
 
 
-def build_scheduler(job: DigestJob, *, blocking: bool) -> BaseScheduler:
-    """The scheduler with the cron job and, when due, a catch-up run within a minute of start."""
+def build_scheduler(job: DigestJob | DailyDigests, *, blocking: bool) -> BaseScheduler:
+    """The scheduler with the cron job, the daily retention purge and, when due, a catch-up run within a minute of
+    start."""
     settings = job.settings
     scheduler: BaseScheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
         timezone=ZoneInfo(settings.digest_timezone),
@@ -175,11 +256,22 @@ def build_scheduler(job: DigestJob, *, blocking: bool) -> BaseScheduler:
     )
     job.scheduler = scheduler
     scheduler.add_job(job, digest_trigger(settings), id=JOB_ID, replace_existing=True)
+    scheduler.add_job(purge_job, CronTrigger(hour=PURGE_TIME[0], minute=PURGE_TIME[1],
+                                             timezone=ZoneInfo(settings.digest_timezone)),
+                      args=[job.factory, settings], id=PURGE_JOB_ID, replace_existing=True)
     now = job.clock()
-    if catch_up_due(settings, job.factory, job.channels(), now):
+    if catch_up_due(settings, job.factory, job.targets(), now):
         log.info("today's digest is past due and not done: catching up now")
         scheduler.add_job(job, "date", run_date=now + CATCH_UP_DELAY, id="digest-catch-up", replace_existing=True)
     return scheduler
+
+
+def purge_job(factory: sessionmaker[Session], settings: Settings) -> list[workspaces.PurgeReport]:
+    """The daily retention purge: every workspace uninstalled more than RETENTION_AFTER_UNINSTALL_DAYS ago."""
+    reports = workspaces.purge_expired(factory, retention_days=settings.retention_after_uninstall_days)
+    for report in reports:
+        log.info("retention over: %s", report.summary())
+    return reports
 
 
 def describe(scheduler: BaseScheduler) -> str:

@@ -35,8 +35,10 @@ def follows_of(session: Session, *, team_id: str, user_id: str) -> list[FollowRe
     return [_record(row) for row in rows]
 
 
-def all_follows(session: Session) -> list[FollowRecord]:
-    return [_record(row) for row in session.scalars(select(Follow).order_by(Follow.id)).all()]
+def all_follows(session: Session, *, team_id: str) -> list[FollowRecord]:
+    """Every follow of the workspace's users."""
+    return [_record(row) for row in session.scalars(select(Follow).where(Follow.team_id == team_id)
+                                                    .order_by(Follow.id)).all()]
 
 
 def remove_follow(session: Session, *, team_id: str, user_id: str, follow_id: int) -> bool:
@@ -76,8 +78,10 @@ def add_alert(session: Session, *, team_id: str, user_id: str, arxiv_id: str, qu
     return session.execute(stmt).first() is not None
 
 
-def users_with_unsent(session: Session) -> list[tuple[str, str]]:
-    rows = session.execute(select(FollowAlert.team_id, FollowAlert.user_id).where(FollowAlert.sent_at.is_(None))
+def users_with_unsent(session: Session, *, team_id: str) -> list[tuple[str, str]]:
+    """(team_id, user_id) of the workspace's users with follow alerts not sent yet."""
+    rows = session.execute(select(FollowAlert.team_id, FollowAlert.user_id)
+                           .where(FollowAlert.team_id == team_id, FollowAlert.sent_at.is_(None))
                            .distinct().order_by(FollowAlert.team_id, FollowAlert.user_id)).all()
     return [(team, user) for team, user in rows]
 

@@ -28,9 +28,10 @@ def is_subscribed(session: Session, *, team_id: str, user_id: str) -> bool:
     return session.get(ForYouDm, (team_id, user_id)) is not None
 
 
-def subscribers(session: Session) -> list[tuple[str, str]]:
-    """(team_id, user_id) of everyone who asked for the DM, oldest subscription first."""
-    return [(row.team_id, row.user_id) for row in session.scalars(select(ForYouDm).order_by(ForYouDm.since))]
+def subscribers(session: Session, *, team_id: str) -> list[tuple[str, str]]:
+    """(team_id, user_id) of everyone in the workspace who asked for the DM, oldest subscription first."""
+    rows = session.scalars(select(ForYouDm).where(ForYouDm.team_id == team_id).order_by(ForYouDm.since))
+    return [(row.team_id, row.user_id) for row in rows]
 
 
 def sent_ids(session: Session, *, team_id: str, user_id: str) -> set[str]:

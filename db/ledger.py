@@ -1,10 +1,11 @@
-"""SQL for the digest ledger: `digest_runs` (one per channel and date) and `digest_items` (one per
-channel and paper).
+"""SQL for the digest ledger: `digest_runs` (one per workspace, channel and date) and `digest_items` (one per
+workspace, channel and paper). Every lookup names the workspace (team_id): two workspaces may both have a
+channel C123, and a paper posted in one's C123 is still new to the other's.
 
 Exactly-once posting rests on two unique constraints, not on timing:
-- (channel, digest_date) on `digest_runs`: a run is owned through a lease taken by INSERT, or by an
+- (team_id, channel, digest_date) on `digest_runs`: a run is owned through a lease taken by INSERT, or by an
   atomic conditional UPDATE once an earlier owner's lease has expired and the run is not done;
-- (channel, arxiv_id) on `digest_items`: a paper is planned for a channel once, ever, so it can never
+- (team_id, channel, arxiv_id) on `digest_items`: a paper is planned for a channel once, ever, so it can never
   be posted there twice, not even in another day's digest.
 Each posted message's ts is written right after Slack returns it, so a resumed run posts only the rest.
 """
@@ -27,6 +28,7 @@ RUNNING, DONE, FAILED = "running", "done", "failed"
 @dataclass(frozen=True)
 class RunRecord:
     id: int
+    team_id: str
     channel: str
     digest_date: date
     status: str
@@ -56,20 +58,23 @@ class ItemRecord:
 
 def _run(row: DigestRun) -> RunRecord:
     return RunRecord(
-        id=row.id, channel=row.channel, digest_date=row.digest_date, status=row.status, parent_ts=row.parent_ts,
+        id=row.id, team_id=row.team_id, channel=row.channel, digest_date=row.digest_date, status=row.status,
+        parent_ts=row.parent_ts,
         lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at, paper_count=row.paper_count or 0,
         planned_at=row.planned_at, notice_posted_at=row.notice_posted_at, started_at=row.started_at,
         finished_at=row.finished_at,
     )
 
 
-def get_run(session: Session, *, channel: str, digest_date: date) -> RunRecord | None:
-    row = session.scalar(select(DigestRun).where(DigestRun.channel == channel, DigestRun.digest_date == digest_date))
+def get_run(session: Session, *, team_id: str, channel: str, digest_date: date) -> RunRecord | None:
+    row = session.scalar(select(DigestRun).where(DigestRun.team_id == team_id, DigestRun.channel == channel,
+                                                 DigestRun.digest_date == digest_date))
     return _run(row) if row else None
 
 
 def claim_run(
-    session: Session, *, channel: str, digest_date: date, owner: str, now: datetime, lease: timedelta
+    session: Session, *, team_id: str, channel: str, digest_date: date, owner: str, now: datetime,
+    lease: timedelta
 ) -> RunRecord | None:
     """Take the run's lease, or return None when the run is done or another owner's lease is live.
 
@@ -80,15 +85,16 @@ def claim_run(
     expires = now + lease
     created = session.execute(
         insert_for(session)(DigestRun)
-        .values(channel=channel, digest_date=digest_date, status=RUNNING, lease_owner=owner,
+        .values(team_id=team_id, channel=channel, digest_date=digest_date, status=RUNNING, lease_owner=owner,
                 lease_expires_at=expires, paper_count=0, started_at=now)
-        .on_conflict_do_nothing(index_elements=["channel", "digest_date"])
+        .on_conflict_do_nothing(index_elements=["team_id", "channel", "digest_date"])
         .returning(DigestRun.id)
     ).first()
     if created is None:
         taken = session.execute(
             update(DigestRun)
             .where(
+                DigestRun.team_id == team_id,
                 DigestRun.channel == channel,
                 DigestRun.digest_date == digest_date,
                 DigestRun.status != DONE,
@@ -101,7 +107,7 @@ def claim_run(
         if (taken.rowcount or 0) != 1:
             return None
     session.expire_all()
-    return get_run(session, channel=channel, digest_date=digest_date)
+    return get_run(session, team_id=team_id, channel=channel, digest_date=digest_date)
 
 
 def renew_lease(session: Session, *, run_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
@@ -115,7 +121,7 @@ def renew_lease(session: Session, *, run_id: int, owner: str, now: datetime, lea
     return (result.rowcount or 0) == 1
 
 
-def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequence[str],
+def plan_items(session: Session, *, run_id: int, team_id: str, channel: str, arxiv_ids: Sequence[str],
                now: datetime | None = None) -> int:
     """Plan the run's papers in order; a paper already planned for this channel is left out.
 
@@ -126,8 +132,8 @@ def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequen
         # Positions without gaps: the digest's replies are cut from them (a reply's papers, a message's mark).
         inserted = session.execute(
             insert_for(session)(DigestItem)
-            .values(run_id=run_id, channel=channel, arxiv_id=arxiv_id, position=planned)
-            .on_conflict_do_nothing(index_elements=["channel", "arxiv_id"])
+            .values(run_id=run_id, team_id=team_id, channel=channel, arxiv_id=arxiv_id, position=planned)
+            .on_conflict_do_nothing(index_elements=["team_id", "channel", "arxiv_id"])
             .returning(DigestItem.id)
         ).first()
         planned += inserted is not None
@@ -139,13 +145,14 @@ def plan_items(session: Session, *, run_id: int, channel: str, arxiv_ids: Sequen
     return planned
 
 
-def unfinished_runs(session: Session, *, channel: str, before: date) -> list[RunRecord]:
+def unfinished_runs(session: Session, *, team_id: str, channel: str, before: date) -> list[RunRecord]:
     """The channel's runs of earlier dates that were planned, never finished, and still have papers to post."""
     unposted = exists().where(DigestItem.run_id == DigestRun.id, DigestItem.message_ts.is_(None),
                               DigestItem.error.is_(None))
     rows = session.scalars(
         select(DigestRun)
-        .where(DigestRun.channel == channel, DigestRun.digest_date < before, DigestRun.status != DONE,
+        .where(DigestRun.team_id == team_id, DigestRun.channel == channel, DigestRun.digest_date < before,
+               DigestRun.status != DONE,
                DigestRun.planned_at.is_not(None), unposted)
         .order_by(DigestRun.digest_date)
     )
@@ -155,7 +162,7 @@ def unfinished_runs(session: Session, *, channel: str, before: date) -> list[Run
 def carry_items_over(session: Session, *, from_run_id: int, to_run_id: int) -> int:
     """Move a run's unposted papers to the end of another run of the same channel; returns how many moved.
 
-    (channel, paper) stays unique, so a paper is still planned once: it just goes out with the later run."""
+    (team, channel, paper) stays unique, so a paper is still planned once: it just goes out with the later run."""
     last = session.scalar(select(func.max(DigestItem.position)).where(DigestItem.run_id == to_run_id))
     position = -1 if last is None else last
     moving = session.scalars(
@@ -181,13 +188,13 @@ def run_items(session: Session, *, run_id: int) -> list[ItemRecord]:
     ]
 
 
-def posted_ids(session: Session, *, channel: str, arxiv_ids: Sequence[str]) -> set[str]:
-    """Which of these papers were already planned (and so posted or attempted) for the channel."""
+def posted_ids(session: Session, *, team_id: str, channel: str, arxiv_ids: Sequence[str]) -> set[str]:
+    """Which of these papers were already planned (and so posted or attempted) for the workspace's channel."""
     ids = list(dict.fromkeys(arxiv_ids))
     found: set[str] = set()
     for start in range(0, len(ids), 500):
         found.update(session.scalars(
-            select(DigestItem.arxiv_id).where(DigestItem.channel == channel,
+            select(DigestItem.arxiv_id).where(DigestItem.team_id == team_id, DigestItem.channel == channel,
                                               DigestItem.arxiv_id.in_(ids[start : start + 500]))
         ))
     return found

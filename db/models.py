@@ -96,6 +96,7 @@ class ChannelTopic(Base):
 
     __tablename__ = "channel_topics"
 
+    team_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # two workspaces may share a channel id
     channel: Mapped[str] = mapped_column(String(64), primary_key=True)
     keywords: Mapped[list[str]] = mapped_column(JSON)
     exclude: Mapped[list[str]] = mapped_column(JSON)
@@ -107,12 +108,13 @@ class ChannelTopic(Base):
 
 
 class DigestRun(Base):
-    """The ledger entry of one digest (channel, date); unique so two processes cannot both own it."""
+    """The ledger entry of one digest (team, channel, date); unique so two processes cannot both own it."""
 
     __tablename__ = "digest_runs"
-    __table_args__ = (UniqueConstraint("channel", "digest_date", name="uq_digest_runs_channel_date"),)
+    __table_args__ = (UniqueConstraint("team_id", "channel", "digest_date", name="uq_digest_runs_team_channel_date"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(64))
     digest_date: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16))  # running | done | failed
@@ -129,13 +131,14 @@ class DigestRun(Base):
 
 
 class DigestItem(Base):
-    """One paper planned for, then posted in, a digest. Unique per channel: never posted twice."""
+    """One paper planned for, then posted in, a digest. Unique per (team, channel): never posted twice there."""
 
     __tablename__ = "digest_items"
-    __table_args__ = (UniqueConstraint("channel", "arxiv_id", name="uq_digest_items_channel_paper"),)
+    __table_args__ = (UniqueConstraint("team_id", "channel", "arxiv_id", name="uq_digest_items_team_channel_paper"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("digest_runs.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(64))
     arxiv_id: Mapped[str] = mapped_column(String(64))
     position: Mapped[int] = mapped_column(Integer)
@@ -289,3 +292,15 @@ class BackfillWindow(Base):
     papers: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+class Workspace(Base):
+    """A Slack workspace the app serves or served. `uninstalled_at` set: its digests and DMs stopped then, and
+    its data is purged RETENTION_AFTER_UNINSTALL_DAYS later (bot.workspaces). Rows of every workspace-owned table
+    carry its team_id; '' there marks a row from before workspaces, not yet assigned (migration 0011)."""
+
+    __tablename__ = "workspaces"
+
+    team_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -73,6 +73,7 @@ def _unread_posted_items(*, team_id: str, user_id: str, posted_since: datetime, 
         Read.team_id == team_id, Read.user_id == user_id, Read.arxiv_id == DigestItem.arxiv_id
     )
     return (
+        DigestItem.team_id == team_id,
         DigestItem.posted_at.is_not(None),
         DigestItem.posted_at >= posted_since,
         DigestItem.channel.in_(sorted(channels)),
@@ -101,28 +102,32 @@ def unread_digest_papers(session: Session, *, team_id: str, user_id: str, posted
         .order_by(latest.c.last_posted.desc(), latest.c.position, Paper.arxiv_id)
         .limit(limit)
     ).all()
-    where = _latest_posting(session, [paper.arxiv_id for paper, _ in rows], channels=channels)
+    where = _latest_posting(session, [paper.arxiv_id for paper, _ in rows], team_id=team_id, channels=channels)
     return [DigestPaper(paper=to_record(paper), posted_at=_aware(posted), **where.get(paper.arxiv_id, {}))
             for paper, posted in rows]
 
 
-def _latest_posting(session: Session, arxiv_ids: list[str], *, channels: Collection[str]) -> dict[str, dict]:
+def _latest_posting(session: Session, arxiv_ids: list[str], *, team_id: str,
+                    channels: Collection[str]) -> dict[str, dict]:
     """arxiv_id -> {channel, message_ts} of its latest posting in `channels` (one small query for a page)."""
     if not arxiv_ids:
         return {}
     rows = session.execute(
         select(DigestItem.arxiv_id, DigestItem.channel, DigestItem.message_ts, DigestItem.posted_at)
-        .where(DigestItem.arxiv_id.in_(arxiv_ids), DigestItem.channel.in_(sorted(channels)),
+        .where(DigestItem.team_id == team_id, DigestItem.arxiv_id.in_(arxiv_ids),
+               DigestItem.channel.in_(sorted(channels)),
                DigestItem.message_ts.is_not(None))
         .order_by(DigestItem.posted_at)
     ).all()
     return {arxiv_id: {"channel": channel, "message_ts": ts} for arxiv_id, channel, ts, _ in rows}
 
 
-def count_posted_digest_papers(session: Session, *, posted_since: datetime, channels: Collection[str]) -> int:
-    """How many papers digests in `channels` posted since `posted_since`, read or not (0: no digest yet)."""
+def count_posted_digest_papers(session: Session, *, team_id: str, posted_since: datetime,
+                               channels: Collection[str]) -> int:
+    """How many papers the workspace's digests in `channels` posted since `posted_since`, read or not (0: no digest
+    yet)."""
     stmt = select(func.count(DigestItem.id)).where(
-        DigestItem.posted_at.is_not(None), DigestItem.posted_at >= posted_since,
+        DigestItem.team_id == team_id, DigestItem.posted_at.is_not(None), DigestItem.posted_at >= posted_since,
         DigestItem.channel.in_(sorted(channels)))
     return session.scalar(stmt) or 0
 

@@ -1,4 +1,4 @@
-"""SQL for `channel_topics`: a channel's own digest keywords, exclusions and categories, who last changed
+"""SQL for `channel_topics`: a workspace channel's own digest keywords, exclusions and categories, who last changed
 them, and the count of digest runs in a row that Slack refused for good (which pauses the channel)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from db.models import ChannelTopic
 
 @dataclass(frozen=True)
 class ChannelTopicRecord:
+    team_id: str
     channel: str
     keywords: tuple[str, ...]
     exclude: tuple[str, ...]
@@ -27,6 +28,7 @@ class ChannelTopicRecord:
 
 def _record(row: ChannelTopic) -> ChannelTopicRecord:
     return ChannelTopicRecord(
+        team_id=row.team_id,
         channel=row.channel,
         keywords=tuple(row.keywords or ()),
         exclude=tuple(row.exclude or ()),
@@ -38,14 +40,15 @@ def _record(row: ChannelTopic) -> ChannelTopicRecord:
     )
 
 
-def get_channel_topic(session: Session, channel: str) -> ChannelTopicRecord | None:
-    row = session.get(ChannelTopic, channel)
+def get_channel_topic(session: Session, *, team_id: str, channel: str) -> ChannelTopicRecord | None:
+    row = session.get(ChannelTopic, (team_id, channel))
     return _record(row) if row else None
 
 
 def set_channel_topic(
     session: Session,
     *,
+    team_id: str,
     channel: str,
     keywords: Sequence[str],
     exclude: Sequence[str] = (),
@@ -54,9 +57,9 @@ def set_channel_topic(
     updated_by: str | None = None,
 ) -> ChannelTopicRecord:
     """Store the channel's topic; a stored change also un-pauses the channel and clears its failure count."""
-    row = session.get(ChannelTopic, channel)
+    row = session.get(ChannelTopic, (team_id, channel))
     if row is None:
-        row = ChannelTopic(channel=channel)
+        row = ChannelTopic(team_id=team_id, channel=channel)
         session.add(row)
     row.keywords, row.exclude, row.categories = list(keywords), list(exclude), list(categories)
     row.updated_at, row.updated_by = updated_at, updated_by
@@ -65,38 +68,48 @@ def set_channel_topic(
     return _record(row)
 
 
-def topic_channels(session: Session) -> list[str]:
-    """Every channel with a stored topic that is not paused, in id order."""
-    return list(session.scalars(select(ChannelTopic.channel).where(ChannelTopic.paused_at.is_(None))
+def topic_channels(session: Session, *, team_id: str) -> list[str]:
+    """Every channel of the workspace with a stored topic that is not paused, in id order."""
+    return list(session.scalars(select(ChannelTopic.channel)
+                                .where(ChannelTopic.team_id == team_id, ChannelTopic.paused_at.is_(None))
                                 .order_by(ChannelTopic.channel)))
 
 
-def delete_channel_topic(session: Session, channel: str) -> bool:
-    return (session.execute(delete(ChannelTopic).where(ChannelTopic.channel == channel)).rowcount or 0) > 0
+def all_channel_topics(session: Session, *, team_id: str) -> list[ChannelTopicRecord]:
+    """Every stored topic of the workspace, paused ones included, in channel order."""
+    rows = session.scalars(select(ChannelTopic).where(ChannelTopic.team_id == team_id).order_by(ChannelTopic.channel))
+    return [_record(row) for row in rows]
 
 
-def record_digest_success(session: Session, *, channel: str) -> None:
+def delete_channel_topic(session: Session, *, team_id: str, channel: str) -> bool:
+    return (session.execute(delete(ChannelTopic).where(ChannelTopic.team_id == team_id,
+                                                       ChannelTopic.channel == channel)).rowcount or 0) > 0
+
+
+def record_digest_success(session: Session, *, team_id: str, channel: str) -> None:
     """A digest reached the channel: its count of refused runs starts again from 0."""
     session.execute(update(ChannelTopic)
-                    .where(ChannelTopic.channel == channel, ChannelTopic.consecutive_failures != 0)
+                    .where(ChannelTopic.team_id == team_id, ChannelTopic.channel == channel,
+                           ChannelTopic.consecutive_failures != 0)
                     .values(consecutive_failures=0))
 
 
-def record_digest_refused(session: Session, *, channel: str, pause_after: int,
+def record_digest_refused(session: Session, *, team_id: str, channel: str, pause_after: int,
                           now: datetime) -> ChannelTopicRecord | None:
     """Count one more run Slack refused for good; at `pause_after` in a row, pause the channel.
 
     Returns the channel's record only to the one caller whose UPDATE paused it (both statements are
     atomic on their row), so two processes recording the same run cannot both send the notice."""
-    session.execute(update(ChannelTopic).where(ChannelTopic.channel == channel, ChannelTopic.paused_at.is_(None))
+    this = (ChannelTopic.team_id == team_id, ChannelTopic.channel == channel, ChannelTopic.paused_at.is_(None))
+    session.execute(update(ChannelTopic).where(*this)
                     .values(consecutive_failures=ChannelTopic.consecutive_failures + 1))
     paused = session.execute(
         update(ChannelTopic)
-        .where(ChannelTopic.channel == channel, ChannelTopic.paused_at.is_(None),
+        .where(*this,
                ChannelTopic.consecutive_failures >= pause_after)
         .values(paused_at=now)
     ).rowcount
     if not paused:
         return None
     session.expire_all()  # the UPDATEs bypassed the identity map
-    return get_channel_topic(session, channel)
+    return get_channel_topic(session, team_id=team_id, channel=channel)

@@ -103,7 +103,7 @@ def abstract_clicked(services, click: Click, client, respond) -> None:
     if paper is None:
         _tell_clicker(click, client, respond, problem_message("That paper is no longer in the store."))
         return
-    topic, _ = channel_topics.channel_topic(factory, services.settings, click.channel_id)
+    topic, _ = channel_topics.channel_topic(factory, services.settings, click.channel_id, team_id=click.team_id)
     _tell_clicker(click, client, respond, digest_views.abstract_message(paper, topic.keywords))
 
 

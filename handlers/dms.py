@@ -29,12 +29,12 @@ class AlertReport:
         return f"{self.kind}: {self.sent} DMs sent, {self.skipped} users skipped"
 
 
-def send_follow_alerts(client, factory, *, until=None) -> AlertReport:
-    """Gather the new papers every follow matched (first stored before `until`, default now), then DM each
-    user theirs (most relevant first)."""
-    follows.gather_alerts(factory, until=until)
+def send_follow_alerts(client, factory, *, team_id: str, until=None) -> AlertReport:
+    """Gather the new papers every follow of the workspace matched (first stored before `until`, default now), then
+    DM each user theirs (most relevant first) through `client`, the workspace's own."""
+    follows.gather_alerts(factory, team_id=team_id, until=until)
     sent = skipped = 0
-    for dm in follows.pending_dms(factory):
+    for dm in follows.pending_dms(factory, team_id=team_id):
         try:
             channel = client.conversations_open(users=dm.user_id)["channel"]["id"]
             client.chat_postMessage(channel=channel, **alert_dm(dm))
@@ -48,10 +48,11 @@ def send_follow_alerts(client, factory, *, until=None) -> AlertReport:
     return AlertReport(sent=sent, skipped=skipped)
 
 
-def send_foryou_dms(client, factory, *, window_days: int) -> AlertReport:
-    """The opt-in morning For you DMs: each subscriber's top new papers, recorded once Slack took the DM."""
+def send_foryou_dms(client, factory, *, team_id: str, window_days: int) -> AlertReport:
+    """The opt-in morning For you DMs of the workspace: each subscriber's top new papers, recorded once Slack took
+    the DM."""
     sent = skipped = 0
-    for dm in foryou_dm.morning_dms(factory, window_days=window_days):
+    for dm in foryou_dm.morning_dms(factory, team_id=team_id, window_days=window_days):
         try:
             channel = client.conversations_open(users=dm.user_id)["channel"]["id"]
             client.chat_postMessage(channel=channel, **foryou_dm_message(dm.page))
@@ -65,6 +66,8 @@ def send_foryou_dms(client, factory, *, window_days: int) -> AlertReport:
     return AlertReport(sent=sent, skipped=skipped, kind="For you DMs")
 
 
-def send_daily_dms(client, factory, *, window_days: int) -> list[AlertReport]:
-    """What the scheduled job sends after the channel digests: follow alerts, then the morning For you DMs."""
-    return [send_follow_alerts(client, factory), send_foryou_dms(client, factory, window_days=window_days)]
+def send_daily_dms(client, factory, *, team_id: str, window_days: int) -> list[AlertReport]:
+    """What the scheduled job sends a workspace after its channel digests: follow alerts, then the morning For you
+    DMs, through the workspace's own client."""
+    return [send_follow_alerts(client, factory, team_id=team_id),
+            send_foryou_dms(client, factory, team_id=team_id, window_days=window_days)]

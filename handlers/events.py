@@ -36,12 +36,13 @@ def member_channels(client, user_id: str) -> frozenset[str]:
 
 
 # A message's permalink never changes: Slack is asked once per process for each (bounded; cleared when full).
-_PERMALINKS: dict[tuple[str, str], str] = {}
+# Keyed by workspace too: two workspaces may both have a channel C123 (and a message there at the same ts).
+_PERMALINKS: dict[tuple[str, str, str], str] = {}
 MAX_PERMALINKS = 4096
 
 
-def _permalink(client, channel: str, message_ts: str) -> str | None:
-    key = (channel, message_ts)
+def _permalink(client, team_id: str, channel: str, message_ts: str) -> str | None:
+    key = (team_id, channel, message_ts)
     if key not in _PERMALINKS:
         try:
             link = client.chat_getPermalink(channel=channel, message_ts=message_ts).get("permalink")
@@ -55,11 +56,12 @@ def _permalink(client, channel: str, message_ts: str) -> str | None:
     return _PERMALINKS[key]
 
 
-def thread_links(client, papers) -> dict[str, str]:
-    """arxiv_id -> the permalink of the digest reply that carries it (opens its thread), where Slack gives one."""
+def thread_links(client, papers, *, team_id: str) -> dict[str, str]:
+    """arxiv_id -> the permalink of the workspace's digest reply that carries it (opens its thread), where Slack
+    gives one."""
     links = {}
     for item in papers:
-        if item.channel and item.message_ts and (link := _permalink(client, item.channel, item.message_ts)):
+        if item.channel and item.message_ts and (link := _permalink(client, team_id, item.channel, item.message_ts)):
             links[item.paper.arxiv_id] = link
     return links
 
@@ -70,10 +72,11 @@ def publish_home(services, client, *, team_id: str, user_id: str) -> None:
     channels = member_channels(client, user_id)
     summary = reading.home_summary(factory, team_id=team_id, user_id=user_id, channels=channels,
                                    timezone=settings.digest_timezone)
-    links = thread_links(client, summary.unread_digest_papers[: views.HOME_PAPERS_SHOWN])
+    links = thread_links(client, summary.unread_digest_papers[: views.HOME_PAPERS_SHOWN], team_id=team_id)
     saved_page = saved.saved_list(factory, team_id=team_id, user_id=user_id, limit=saved.HOME_SAVED)
     foryou = recommend.for_you_by_reads(factory, team_id=team_id, user_id=user_id, limit=recommend_views.HOME_ITEMS,
-                                        topics=channel_topics.topics_of_channels(factory, settings, channels),
+                                        topics=channel_topics.topics_of_channels(factory, settings, channels,
+                                                                                  team_id=team_id),
                                         window_days=settings.foryou_window_days)
     popular = recommend.popular(factory, team_id=team_id, window="week", limit=recommend_views.HOME_ITEMS)
     view = views.home_view(summary, links, saved=saved_page, foryou=foryou, popular=popular)

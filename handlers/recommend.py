@@ -13,16 +13,19 @@ from bot.render_blocks.common import problem_message
 from handlers.common import Click, user_text_on_failure, who
 
 
-def reader_topics(services, channel: str | None) -> list:
-    """The topics a reader without reads is shown papers from: the channel they asked in, else the default."""
-    topic, _ = channel_topics.channel_topic(services.store.session_factory, services.settings, channel)
+def reader_topics(services, channel: str | None, *, team_id: str) -> list:
+    """The topics a reader without reads is shown papers from: the channel they asked in (of their workspace),
+    else the default."""
+    topic, _ = channel_topics.channel_topic(services.store.session_factory, services.settings, channel,
+                                            team_id=team_id)
     return [topic]
 
 
 def foryou_page(services, *, reader: dict[str, str], channel: str | None, filters: str, offset: int,
                 limit: int = views.PAGE_SIZE) -> recommend.ForYouPage:
     return recommend.for_you_by_reads(services.store.session_factory, **reader, limit=limit, offset=offset,
-                                      filters=filters or None, topics=reader_topics(services, channel),
+                                      filters=filters or None,
+                                      topics=reader_topics(services, channel, team_id=reader["team_id"]),
                                       window_days=services.settings.foryou_window_days)
 
 

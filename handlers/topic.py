@@ -38,6 +38,7 @@ from bot.render_blocks.digest import (
     with_paused_note,
 )
 from bot.slack_errors import CHANNEL_ACCESS_ERRORS
+from handlers.common import who
 from handlers.web_client import build_web_client
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,14 @@ def _schedule(settings) -> str:
     return f"on {settings.digest_days.replace(',', ', ')} at {settings.digest_time:%H:%M} {settings.digest_timezone}"
 
 
-def _show(services, channel: str | None, notice: str | None = None) -> dict:
+def _show(services, channel: str | None, notice: str | None = None, *, team_id: str) -> dict:
     settings = services.settings
     factory = services.store.session_factory
-    topic, source = channel_topics.channel_topic(factory, settings, channel)
+    topic, source = channel_topics.channel_topic(factory, settings, channel, team_id=team_id)
     reply = topic_reply(channel=channel, topic=topic, source=source,
                         is_digest_channel=bool(channel) and channel == settings.digest_channel,
                         schedule=_schedule(settings), notice=notice)
-    paused_at = channel_topics.paused_since(factory, channel) if channel else None
+    paused_at = channel_topics.paused_since(factory, channel, team_id=team_id) if channel else None
     return with_paused_note(reply, paused_at=paused_at) if paused_at else reply
 
 
@@ -140,9 +141,10 @@ def _client(services) -> WebClient | None:
 
 def _reset(services, command: dict, client: WebClient | None) -> dict:
     settings, factory, channel = services.settings, services.store.session_factory, command["channel_id"]
-    _, source = channel_topics.channel_topic(factory, settings, channel)
+    team_id = who(command)["team_id"]
+    _, source = channel_topics.channel_topic(factory, settings, channel, team_id=team_id)
     if source != "channel":
-        return _show(services, channel, "This channel already uses the default topic.")
+        return _show(services, channel, "This channel already uses the default topic.", team_id=team_id)
     try:
         user_id = _allowed_editor(services, command, client)
         announcement = topic_reset_announcement(user_id=user_id, is_digest_channel=channel == settings.digest_channel)
@@ -150,18 +152,19 @@ def _reset(services, command: dict, client: WebClient | None) -> dict:
     except _Refused as refused:
         return refused.reply
     with _withdrawn_on_failure(client, channel, ts):
-        channel_topics.reset_channel_topic(factory, channel)
-    return _show(services, channel, "This channel's topic is back to the default.")
+        channel_topics.reset_channel_topic(factory, channel, team_id=team_id)
+    return _show(services, channel, "This channel's topic is back to the default.", team_id=team_id)
 
 
 def topic_command(services, command: dict, args: str, client: WebClient | None = None) -> dict:
     """Return the ephemeral reply (`text`, optional `blocks`) for `/papers topic [edit]`. `client` is the
     listener's Web client; left out, one is built from the settings."""
     channel = command.get("channel_id")
+    team_id = who(command)["team_id"]  # two workspaces may both have this channel id: each has its own topic
     action, _, rest = (args or "").strip().partition(" ")
     action = action.lower()
     if action in ("", "show"):
-        return _show(services, channel)
+        return _show(services, channel, team_id=team_id)
     if not channel:
         return topic_problem("Topics belong to a channel; run this in the channel.")
     client = client or _client(services)
@@ -176,7 +179,7 @@ def topic_command(services, command: dict, args: str, client: WebClient | None =
     except channel_topics.TopicError as err:
         return topic_problem(str(err))
     factory = services.store.session_factory
-    channel_topics.channel_topic(factory, services.settings, channel)  # the database first: see step 1
+    channel_topics.channel_topic(factory, services.settings, channel, team_id=team_id)  # the database first: step 1
     try:
         user_id = _allowed_editor(services, command, client)
         ts = _announce(client, channel, topic_change_announcement(user_id=user_id, field_name=field_name,
@@ -184,9 +187,10 @@ def topic_command(services, command: dict, args: str, client: WebClient | None =
     except _Refused as refused:
         return refused.reply
     with _withdrawn_on_failure(client, channel, ts):
-        channel_topics.edit_channel_topic(factory, services.settings, channel, field_name=field_name, terms=terms,
-                                          updated_by=user_id)
-    return _show(services, channel, f"Updated this channel's {field_name.replace('exclude', 'exclusions')}.")
+        channel_topics.edit_channel_topic(factory, services.settings, channel, team_id=team_id, field_name=field_name,
+                                          terms=terms, updated_by=user_id)
+    return _show(services, channel, f"Updated this channel's {field_name.replace('exclude', 'exclusions')}.",
+                 team_id=team_id)
 
 
 def notify_paused(client: WebClient, paused: PausedChannel) -> bool:

@@ -25,13 +25,14 @@ class ProportionalJitter(Jitter):
         return duration * (1 + random.random())
 
 
-def build_web_client(settings: Settings) -> WebClient:
+def build_web_client(settings: Settings, *, token: str | None = None) -> WebClient:
     """Every WebClient the app makes: pointed at SLACK_API_URL, retrying 429s after Retry-After, and a
-    500/503 twice with backoff (slack_sdk retries neither by default), SLACK_RETRY_BACKOFF_SECONDS apart at first."""
+    500/503 twice with backoff (slack_sdk retries neither by default), SLACK_RETRY_BACKOFF_SECONDS apart at first.
+    `token`: a workspace's own bot token (OAuth installs); SLACK_BOT_TOKEN when left out."""
     backoff = BackoffRetryIntervalCalculator(backoff_factor=settings.slack_retry_backoff_seconds,
                                              jitter=ProportionalJitter())
     return WebClient(
-        token=settings.slack_bot_token,
+        token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=TIMEOUT_SECONDS,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),

@@ -34,6 +34,7 @@ from tests.arxiv.test_ingest import SEED_COUNT, count_rows, seed_window
 from tests.conftest import SEED_FEED
 from tests.digest.test_scheduler import notices
 from tests.fakes.arxiv_api import cut_offset, load_entries
+from tests.fakes.slack_api import TEAM_ID
 
 
 def test_a_bad_entry_is_skipped_with_a_log_line_naming_it(store, settings, fake_arxiv, caplog):
@@ -201,7 +202,8 @@ def scheduled_job(store, slack_settings, fake_slack, fake_arxiv) -> DigestJob:
     ingest.ingest_feed_file(store.session_factory, SEED_FEED)
     settings = dataclasses.replace(slack_settings, arxiv_api_url=fake_arxiv.url, arxiv_max_retries=0,
                                    arxiv_delay_seconds=0.01)
-    job = DigestJob(settings=settings, factory=store.session_factory, poster=build_digest_poster(settings),
+    job = DigestJob(team_id=TEAM_ID, settings=settings, factory=store.session_factory,
+                    poster=build_digest_poster(settings),
                     arxiv=build_arxiv_source(settings), pace_seconds=0,
                     clock=lambda: datetime(2025, 3, 21, 10, 0, tzinfo=UTC))
     build_scheduler(job, blocking=False)
@@ -213,7 +215,7 @@ def test_the_scheduled_digest_survives_a_parser_failure_and_says_arxiv_is_unavai
     job = scheduled_job
     fake_arxiv.faults = ["cut-date:10"] * 20
     assert job() == []  # no crash: the usual "arXiv is unavailable" path, with a retry scheduled
-    assert job.scheduler.get_job("digest-arxiv-retry") is not None
+    assert job.scheduler.get_job(f"digest-arxiv-retry-{TEAM_ID}") is not None
     assert len(notices(fake_slack)) == 1
 
 

@@ -16,6 +16,7 @@ from db import papers as paper_store
 from db.models import Paper
 from tests.conftest import SEED_FEED
 from tests.fakes.arxiv_api import load_entries
+from tests.fakes.slack_api import TEAM_ID
 
 SEED_COUNT = 87
 
@@ -253,9 +254,10 @@ def test_a_topic_arxiv_refuses_does_not_hold_back_other_channels(store, settings
     from bot import digest
 
     settings = dataclasses.replace(settings, arxiv_api_url=fake_arxiv.url)
-    digest.edit_channel_topic(store.session_factory, settings, "C0ODD", field_name="keywords", terms=["odd topic"])
+    digest.edit_channel_topic(store.session_factory, settings, "C0ODD", team_id=TEAM_ID, field_name="keywords",
+                              terms=["odd topic"])
     fake_arxiv.faults = ["400"]  # the first topic's query is refused outright: no retry, no outage
     reports = digest.refresh_papers(store.session_factory, ArxivSource.from_settings(settings), settings,
-                                    channels=["C0ODD", "C0DIGEST"], digest_date=date(2025, 3, 21))
+                                    team_id=TEAM_ID, channels=["C0ODD", "C0DIGEST"], digest_date=date(2025, 3, 21))
     assert [r.counts.new for r in reports] == [SEED_COUNT]
     assert [r.status for r in fake_arxiv.requests] == [400, 200]

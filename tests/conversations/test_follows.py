@@ -52,7 +52,7 @@ def test_a_follower_gets_one_dm_with_the_new_papers_only_and_none_the_next_day(s
     expected = [hit.paper.arxiv_id for hit in page.hits if hit.paper.arxiv_id != OLD_KV.arxiv_id]
     assert expected and len(expected) < page.total + 1
 
-    report = send_follow_alerts(client, store.session_factory)
+    report = send_follow_alerts(client, store.session_factory, team_id=TEAM_ID)
     assert (report.sent, report.skipped) == (1, 0)
     [opened] = fake_slack.calls_to("conversations.open")
     assert opened.args["users"] == "U0ALICE"
@@ -70,7 +70,7 @@ def test_a_follower_gets_one_dm_with_the_new_papers_only_and_none_the_next_day(s
 
     # The next day: a new fetch of the same papers, and the job again: nothing new, no DM.
     ingest_feed_file(store.session_factory, SEED_FEED)
-    assert send_follow_alerts(client, store.session_factory).sent == 0
+    assert send_follow_alerts(client, store.session_factory, team_id=TEAM_ID).sent == 0
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
@@ -80,7 +80,7 @@ def test_a_paper_already_read_is_not_sent(slack_server, store, fake_slack, slack
     page = search.run_search(store.session_factory, query="kv cache", limit=100)
     best = page.hits[0].paper.arxiv_id
     reading.mark_read(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE", arxiv_id=best, source="button")
-    send_follow_alerts(build_web_client(slack_settings), store.session_factory)
+    send_follow_alerts(build_web_client(slack_settings), store.session_factory, team_id=TEAM_ID)
     [dm] = fake_slack.calls_to("chat.postMessage")
     assert best not in dm_ids(dm)
 
@@ -92,12 +92,12 @@ def test_a_user_who_cannot_be_messaged_is_skipped_with_a_log_line(slack_server, 
     ingest_feed_file(store.session_factory, SEED_FEED)
     fake_slack.faults["conversations.open"] = ["user_not_found"]  # the first user in id order: U0ALICE
     caplog.set_level(logging.WARNING, logger="handlers.dms")
-    report = send_follow_alerts(build_web_client(slack_settings), store.session_factory)
+    report = send_follow_alerts(build_web_client(slack_settings), store.session_factory, team_id=TEAM_ID)
     assert (report.sent, report.skipped) == (1, 1)
     assert [r.getMessage() for r in caplog.records if r.name == "handlers.dms"] == [
         "follow alert DM to U0ALICE skipped: user_not_found"]
     # The skipped user's papers stay unsent: the next run sends them.
-    assert send_follow_alerts(build_web_client(slack_settings), store.session_factory).sent == 1
+    assert send_follow_alerts(build_web_client(slack_settings), store.session_factory, team_id=TEAM_ID).sent == 1
 
 
 def test_author_follows_say_names_can_be_ambiguous(slack_server, store, fake_slack, slack_settings):
@@ -144,16 +144,19 @@ def test_follows_made_after_the_fetch_wait_for_the_next_papers(store):
     ingest_feed_file(store.session_factory, SEED_FEED)
     follows.follow(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE", query="kv cache",
                    now=datetime.now(UTC) + timedelta(seconds=1))
-    assert follows.gather_alerts(store.session_factory, now=datetime.now(UTC) + timedelta(seconds=2)) == 0
+    assert follows.gather_alerts(store.session_factory, team_id=TEAM_ID,
+                                 now=datetime.now(UTC) + timedelta(seconds=2)) == 0
 
 
 def test_the_scheduled_job_sends_the_dms_right_after_the_channel_digests(store, fake_slack, slack_settings):
     follows.follow(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE", query="kv cache")
     ingest_feed_file(store.session_factory, SEED_FEED)
     settings = dataclasses.replace(slack_settings, digest_keywords=Topic(("KV cache",)).keywords)
-    job = DigestJob(settings=settings, factory=store.session_factory, poster=build_digest_poster(settings),
+    job = DigestJob(team_id=TEAM_ID, settings=settings, factory=store.session_factory,
+                    poster=build_digest_poster(settings),
                     arxiv=None, pace_seconds=0, clock=lambda: datetime(2025, 3, 21, 10, 0, tzinfo=UTC),
-                    send_alerts=partial(send_follow_alerts, build_web_client(settings), store.session_factory))
+                    send_alerts=partial(send_follow_alerts, build_web_client(settings), store.session_factory,
+                                        team_id=TEAM_ID))
     job()
     posts = [c.args["channel"] for c in fake_slack.calls_to("chat.postMessage")]
     assert posts[-1] == "D0U0ALICE" and "C0DIGEST" in posts[:-1]

@@ -17,7 +17,7 @@ from bot.app import Services, build_bolt_app, build_store, build_wsgi_app, make_
 from bot.config import Settings
 from bot.render_blocks.common import MARK_READ, MARK_UNREAD, OPEN_PDF, SEARCH_MORE, SEARCH_SHARE
 from tests.conftest import run_server_in_thread
-from tests.fakes.slack_api import BOT_TOKEN
+from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID
 from tests.slack_requests import SIGNING_SECRET, block_actions_body, event_body, post, slash_command_body
 
 COMMANDS = ["kv cache", "history", "read 2503.14881", "unread 2503.14881", "topic", "topic set sparse, pruning",
@@ -170,7 +170,7 @@ def test_a_digest_whose_database_connections_are_dropped_mid_run_carries_on(stor
     admin_store = build_store(slack_settings, migrate=False)
     try:
         poster = DroppingPoster(build_digest_poster(slack_settings), admin_store.engine)
-        report = digest.post_digest(store.session_factory, poster, slack_settings, channel="C0DIGEST",
+        report = digest.post_digest(store.session_factory, poster, slack_settings, team_id=TEAM_ID, channel="C0DIGEST",
                                     digest_date=DAY, pace_seconds=0)
     finally:
         admin_store.engine.dispose()

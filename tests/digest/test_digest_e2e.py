@@ -33,9 +33,11 @@ def wait_until(condition, timeout: float = 5.0) -> bool:
 def test_a_posted_digest_paper_can_be_marked_read_and_the_topic_shown(slack_server, store, slack_settings,
                                                                        fake_slack, fake_arxiv):
     settings = dataclasses.replace(slack_settings, arxiv_api_url=fake_arxiv.url, arxiv_delay_seconds=0.01)
-    digest.refresh_papers(store.session_factory, build_arxiv_source(settings), settings, channels=["C0DIGEST"],
+    digest.refresh_papers(store.session_factory, build_arxiv_source(settings), settings, team_id=TEAM_ID,
+                          channels=["C0DIGEST"],
                           digest_date=date(2025, 3, 21))
-    report = digest.post_digest(store.session_factory, build_digest_poster(settings), settings, channel="C0DIGEST",
+    report = digest.post_digest(store.session_factory, build_digest_poster(settings), settings, team_id=TEAM_ID,
+                                channel="C0DIGEST",
                                 digest_date=date(2025, 3, 21), pace_seconds=0)
     assert report.status == "posted"
 

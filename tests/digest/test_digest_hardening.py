@@ -15,6 +15,7 @@ from bot.app import build_digest_poster
 from db import ledger
 from tests.conftest import SEED_FEED
 from tests.digest.test_digest_slack import DAY, SEED_ON_TOPIC
+from tests.fakes.slack_api import TEAM_ID
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def seeded(store):
 def run_digest(store, settings, *, poster=None, day=DAY, **kwargs):
     kwargs.setdefault("pace_seconds", 0)
     return digest.post_digest(store.session_factory, poster or build_digest_poster(settings), settings,
-                              channel="C0DIGEST", digest_date=day, **kwargs)
+                              team_id=TEAM_ID, channel="C0DIGEST", digest_date=day, **kwargs)
 
 
 def stored_parents(fake_slack) -> list[dict]:
@@ -47,7 +48,7 @@ def assert_in_the_channel_exactly_once(fake_slack, count=SEED_ON_TOPIC) -> None:
 
 def ledger_items(store, day=DAY) -> list[ledger.ItemRecord]:
     with store.session_factory.begin() as session:
-        run = ledger.get_run(session, channel="C0DIGEST", digest_date=day)
+        run = ledger.get_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=day)
         return ledger.run_items(session, run_id=run.id) if run else []
 
 
@@ -108,7 +109,7 @@ def test_a_crash_between_a_post_and_recording_its_ts_is_found_not_posted_again(s
 def test_every_digest_message_carries_its_run_and_part_as_slack_metadata(seeded, slack_settings, fake_slack):
     run_digest(seeded, slack_settings)
     with seeded.session_factory.begin() as session:
-        run = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+        run = ledger.get_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=DAY)
     marks = [m.get("metadata") for m in fake_slack.stored("C0DIGEST")]
     assert all(m and m["event_type"] == "papers_digest" for m in marks)
     assert [m["event_payload"]["run_id"] for m in marks] == [run.id] * len(marks)
@@ -165,7 +166,8 @@ def scheduled_job(store, settings, poster, now):
     from bot.scheduler import DigestJob, build_scheduler
 
     state = {"now": now}
-    job = DigestJob(settings=settings, factory=store.session_factory, poster=poster, arxiv=None, pace_seconds=0,
+    job = DigestJob(team_id=TEAM_ID, settings=settings, factory=store.session_factory, poster=poster, arxiv=None,
+                    pace_seconds=0,
                     clock=lambda: state["now"])
     build_scheduler(job, blocking=False)
     return job, state
@@ -180,10 +182,10 @@ def test_a_full_disk_after_slack_accepted_a_reply_is_retried_within_minutes_and_
     job, state = scheduled_job(seeded, slack_settings, poster, NOW)
     [report] = job()
     assert report.status == "failed" and report.retry_at is not None
-    retry = job.scheduler.get_job("digest-retry-C0DIGEST")
+    retry = job.scheduler.get_job(f"digest-retry-{TEAM_ID}-C0DIGEST")
     assert retry is not None and retry.trigger.run_date <= NOW + timedelta(minutes=6)
     with seeded.session_factory.begin() as session:
-        run = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+        run = ledger.get_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=DAY)
     assert run.status != ledger.DONE and run.lease_owner is None  # no stale lease holds the retry off
     state["now"] = retry.trigger.run_date
     [again] = retry.func(*retry.args)
@@ -211,7 +213,7 @@ def test_a_sqlite_lock_held_past_the_busy_timeout_after_a_reply_is_retried_once_
         [report] = job()
         other_writer.execute("ROLLBACK")  # the other writer lets go, long after the busy timeout
         assert report.status == "failed"
-        retry = job.scheduler.get_job("digest-retry-C0DIGEST")
+        retry = job.scheduler.get_job(f"digest-retry-{TEAM_ID}-C0DIGEST")
         assert retry is not None and retry.trigger.run_date <= NOW + digest.LEASE + timedelta(minutes=1)
         state["now"] = retry.trigger.run_date
         [again] = retry.func(*retry.args)
@@ -235,7 +237,7 @@ def test_papers_planned_on_a_day_whose_run_never_finished_go_out_with_the_next_d
     ids = stored_paper_ids(fake_slack)
     assert len(ids) == len(set(ids)) == SEED_ON_TOPIC  # the first day's reply is not posted again; nothing lost
     with seeded.session_factory.begin() as session:
-        first = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+        first = ledger.get_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=DAY)
     assert first.status == ledger.DONE  # its papers moved on; it no longer waits for a rerun
 
 
@@ -289,5 +291,5 @@ def test_a_process_asleep_on_a_429_past_its_lease_never_posts_after_another_took
     assert second.status == "posted" and first[0].status == "busy"
     assert_in_the_channel_exactly_once(fake_slack)
     with seeded.session_factory.begin() as session:
-        run = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+        run = ledger.get_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=DAY)
     assert run.status == ledger.DONE

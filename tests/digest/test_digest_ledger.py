@@ -14,6 +14,7 @@ from bot.arxiv_source import read_feed_file
 from bot.topics import Topic, topic_matches
 from db import ledger
 from tests.conftest import SEED_FEED
+from tests.fakes.slack_api import TEAM_ID
 
 DAY = date(2025, 3, 21)
 
@@ -26,7 +27,8 @@ def test_of_many_racing_claims_exactly_one_wins(store):
     def claim(owner: str) -> None:
         barrier.wait()
         with store.session_factory.begin() as session:
-            run = ledger.claim_run(session, channel="C1", digest_date=DAY, owner=owner, now=now, lease=digest.LEASE)
+            run = ledger.claim_run(session, team_id=TEAM_ID, channel="C1", digest_date=DAY, owner=owner, now=now,
+                                   lease=digest.LEASE)
         if run is not None:
             winners.append(owner)
 
@@ -41,7 +43,8 @@ def test_of_many_racing_claims_exactly_one_wins(store):
 def test_an_expired_lease_is_taken_over_by_exactly_one_of_the_waiting_processes(store):
     start = datetime.now(UTC)
     with store.session_factory.begin() as session:
-        assert ledger.claim_run(session, channel="C1", digest_date=DAY, owner="dead", now=start, lease=digest.LEASE)
+        assert ledger.claim_run(session, team_id=TEAM_ID, channel="C1", digest_date=DAY, owner="dead", now=start,
+                                lease=digest.LEASE)
     later = start + digest.LEASE + timedelta(seconds=1)
     barrier = threading.Barrier(6)
     winners = []
@@ -49,7 +52,8 @@ def test_an_expired_lease_is_taken_over_by_exactly_one_of_the_waiting_processes(
     def claim(owner: str) -> None:
         barrier.wait()
         with store.session_factory.begin() as session:
-            if ledger.claim_run(session, channel="C1", digest_date=DAY, owner=owner, now=later, lease=digest.LEASE):
+            if ledger.claim_run(session, team_id=TEAM_ID, channel="C1", digest_date=DAY, owner=owner, now=later,
+                                lease=digest.LEASE):
                 winners.append(owner)
 
     threads = [threading.Thread(target=claim, args=(f"p{i}",)) for i in range(6)]
@@ -63,23 +67,28 @@ def test_an_expired_lease_is_taken_over_by_exactly_one_of_the_waiting_processes(
 def test_a_done_run_is_never_claimed_again(store):
     now = datetime.now(UTC)
     with store.session_factory.begin() as session:
-        run = ledger.claim_run(session, channel="C1", digest_date=DAY, owner="a", now=now, lease=digest.LEASE)
+        run = ledger.claim_run(session, team_id=TEAM_ID, channel="C1", digest_date=DAY, owner="a", now=now,
+                               lease=digest.LEASE)
         ledger.finish_run(session, run_id=run.id, owner="a", status=ledger.DONE, now=now)
     with store.session_factory.begin() as session:
-        assert ledger.claim_run(session, channel="C1", digest_date=DAY, owner="b", now=now + timedelta(days=1),
+        assert ledger.claim_run(session, team_id=TEAM_ID, channel="C1", digest_date=DAY, owner="b",
+                                now=now + timedelta(days=1),
                                 lease=digest.LEASE) is None
 
 
 def test_a_paper_is_planned_for_a_channel_only_once(store):
     now = datetime.now(UTC)
     with store.session_factory.begin() as session:
-        first = ledger.claim_run(session, channel="C1", digest_date=DAY, owner="a", now=now, lease=digest.LEASE)
-        assert ledger.plan_items(session, run_id=first.id, channel="C1", arxiv_ids=["1", "2"]) == 2
-        second = ledger.claim_run(session, channel="C1", digest_date=DAY + timedelta(days=1), owner="a", now=now,
+        first = ledger.claim_run(session, team_id=TEAM_ID, channel="C1", digest_date=DAY, owner="a", now=now,
+                                 lease=digest.LEASE)
+        assert ledger.plan_items(session, run_id=first.id, team_id=TEAM_ID, channel="C1", arxiv_ids=["1", "2"]) == 2
+        second = ledger.claim_run(session, team_id=TEAM_ID, channel="C1", digest_date=DAY + timedelta(days=1),
+                                  owner="a", now=now,
                                   lease=digest.LEASE)
-        assert ledger.plan_items(session, run_id=second.id, channel="C1", arxiv_ids=["2", "3"]) == 1
-        other = ledger.claim_run(session, channel="C2", digest_date=DAY, owner="a", now=now, lease=digest.LEASE)
-        assert ledger.plan_items(session, run_id=other.id, channel="C2", arxiv_ids=["1", "2"]) == 2
+        assert ledger.plan_items(session, run_id=second.id, team_id=TEAM_ID, channel="C1", arxiv_ids=["2", "3"]) == 1
+        other = ledger.claim_run(session, team_id=TEAM_ID, channel="C2", digest_date=DAY, owner="a", now=now,
+                                 lease=digest.LEASE)
+        assert ledger.plan_items(session, run_id=other.id, team_id=TEAM_ID, channel="C2", arxiv_ids=["1", "2"]) == 2
 
 
 def test_two_digest_processes_started_together_post_once(slack_env, fake_slack, tmp_path):

@@ -20,6 +20,7 @@ from bot.render_blocks.mrkdwn import inert, visible_text
 from bot.topics import find_spans
 from tests.conftest import FIXTURES, SEED_FEED
 from tests.digest.test_digest_blocks import visible_length
+from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import block_actions_body, post
 
 DAY = date(2025, 3, 21)
@@ -41,7 +42,7 @@ def posted(store, slack_settings, fake_slack) -> list[dict]:
     for feed in (SEED_FEED, ODD_FEED):
         ingest.ingest_feed_file(store.session_factory, Path(feed))
     report = digest.post_digest(store.session_factory, build_digest_poster(slack_settings), slack_settings,
-                                channel="C0DIGEST", digest_date=DAY, pace_seconds=0)
+                                team_id=TEAM_ID, channel="C0DIGEST", digest_date=DAY, pace_seconds=0)
     assert report.status == "posted" and report.errors == []
     assert [c for c in fake_slack.calls if not c.ok] == []  # every Slack limit kept
     return messages(fake_slack)

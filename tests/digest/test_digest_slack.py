@@ -18,6 +18,7 @@ from db import topics as topic_store
 from db.models import DigestItem, DigestRun
 from db.records import PaperRecord
 from tests.conftest import SEED_FEED
+from tests.fakes.slack_api import TEAM_ID
 
 DAY = date(2025, 3, 21)
 SEED_ON_TOPIC = 65  # the seed papers the default topic matches
@@ -44,7 +45,8 @@ def posted_paper_ids(fake_slack) -> list[str]:
 
 def post(store, settings, *, channel="C0DIGEST", day=DAY, **kwargs):
     kwargs.setdefault("pace_seconds", 0)
-    return digest.post_digest(store.session_factory, build_digest_poster(settings), settings, channel=channel,
+    return digest.post_digest(store.session_factory, build_digest_poster(settings), settings, team_id=TEAM_ID,
+                              channel=channel,
                               digest_date=day, **kwargs)
 
 
@@ -144,7 +146,8 @@ class CrashingPoster:
 def test_a_run_that_crashed_half_way_posts_only_the_rest(seeded, slack_settings, fake_slack):
     crashing = CrashingPoster(build_digest_poster(slack_settings), crash_before=5)
     with pytest.raises(KeyboardInterrupt):
-        digest.post_digest(seeded.session_factory, crashing, slack_settings, channel="C0DIGEST", digest_date=DAY,
+        digest.post_digest(seeded.session_factory, crashing, slack_settings, team_id=TEAM_ID, channel="C0DIGEST",
+                           digest_date=DAY,
                            owner="crashed", pace_seconds=0)
     assert len(posts(fake_slack)) == 4
     # The crashed owner's lease still holds: a restart straight away waits instead of doubling.
@@ -201,8 +204,9 @@ def test_another_slack_error_is_logged_with_the_papers_and_the_run_goes_on(seede
 
 def test_each_channel_gets_its_own_topic(seeded, slack_settings, fake_slack):
     with seeded.session_factory.begin() as session:
-        topic_store.set_channel_topic(session, channel="C0KV", keywords=["KV cache"], updated_at=datetime.now(UTC))
-        assert digest.digest_channels(session, slack_settings) == ["C0DIGEST", "C0KV"]
+        topic_store.set_channel_topic(session, team_id=TEAM_ID, channel="C0KV", keywords=["KV cache"],
+                                      updated_at=datetime.now(UTC))
+        assert digest.digest_channels(session, slack_settings, team_id=TEAM_ID) == ["C0DIGEST", "C0KV"]
     report = post(seeded, slack_settings, channel="C0KV")
     assert 0 < report.papers_posted < SEED_ON_TOPIC
     sent = [m for m in posts(fake_slack) if m["channel"] == "C0KV"]
@@ -213,7 +217,8 @@ def test_each_channel_gets_its_own_topic(seeded, slack_settings, fake_slack):
 
 def test_fetch_then_post_from_the_fake_arxiv_end_to_end(store, slack_settings, fake_slack, fake_arxiv):
     settings = dataclasses.replace(slack_settings, arxiv_api_url=fake_arxiv.url, arxiv_delay_seconds=0.01)
-    digest.refresh_papers(store.session_factory, build_arxiv_source(settings), settings, channels=["C0DIGEST"],
+    digest.refresh_papers(store.session_factory, build_arxiv_source(settings), settings, team_id=TEAM_ID,
+                          channels=["C0DIGEST"],
                           digest_date=DAY)
     assert fake_arxiv.requests
     report = post(store, settings)
@@ -236,7 +241,7 @@ def test_the_cli_posts_the_digest_and_a_rerun_posts_nothing(slack_env, fake_slac
 def test_the_ledger_records_every_posted_paper_with_its_message_ts(seeded, slack_settings, fake_slack):
     post(seeded, slack_settings)
     with seeded.session_factory.begin() as session:
-        run = ledger.get_run(session, channel="C0DIGEST", digest_date=DAY)
+        run = ledger.get_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=DAY)
         items = ledger.run_items(session, run_id=run.id)
     assert run.status == "done" and run.parent_ts
     assert {m["thread_ts"] for m in posts(fake_slack)[1:]} == {run.parent_ts}
@@ -262,7 +267,8 @@ class TakenOverPoster:
 
 def test_a_process_whose_lease_was_taken_over_stops_posting(seeded, slack_settings, fake_slack):
     poster = TakenOverPoster(build_digest_poster(slack_settings), seeded)
-    report = digest.post_digest(seeded.session_factory, poster, slack_settings, channel="C0DIGEST", digest_date=DAY,
+    report = digest.post_digest(seeded.session_factory, poster, slack_settings, team_id=TEAM_ID, channel="C0DIGEST",
+                                digest_date=DAY,
                                 pace_seconds=0)
     assert report.status == "busy"
     assert len(posts(fake_slack)) == 2

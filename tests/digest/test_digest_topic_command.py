@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from bot.app import Services
 from db import topics as topic_store
 from handlers.topic import topic_command
-from tests.fakes.slack_api import CHANNEL_CREATOR
+from tests.fakes.slack_api import CHANNEL_CREATOR, TEAM_ID
 
 
 def reply(store, settings, channel: str) -> dict:
-    return topic_command(Services(settings=settings, store=store), {"channel_id": channel}, "")
+    return topic_command(Services(settings=settings, store=store), {"team_id": TEAM_ID, "channel_id": channel}, "")
 
 
 def test_the_digest_channel_shows_the_default_topic_and_schedule(store, settings):
@@ -29,7 +29,8 @@ def test_the_digest_channel_shows_the_default_topic_and_schedule(store, settings
 
 def test_a_channel_with_its_own_topic_shows_it_escaped(store, settings):
     with store.session_factory.begin() as session:
-        topic_store.set_channel_topic(session, channel="C0OTHER", keywords=["<!channel> sparse", "pruning"],
+        topic_store.set_channel_topic(session, team_id=TEAM_ID, channel="C0OTHER", keywords=["<!channel> sparse",
+                                                                                             "pruning"],
                                       exclude=["survey & review"], categories=["cs.LG"],
                                       updated_at=datetime.now(UTC))
     answer = reply(store, settings, "C0OTHER")
@@ -53,8 +54,8 @@ def test_setting_keywords_in_a_channel_gives_it_its_own_digest(store, slack_sett
     from bot import digest
 
     with store.session_factory.begin() as session:
-        assert "C0NEW" in digest.digest_channels(session, slack_settings)
-        topic, source = digest.topic_for_channel(session, slack_settings, "C0NEW")
+        assert "C0NEW" in digest.digest_channels(session, slack_settings, team_id=TEAM_ID)
+        topic, source = digest.topic_for_channel(session, slack_settings, "C0NEW", team_id=TEAM_ID)
     assert topic.keywords == ("KV cache", "low-bit") and source == "channel"
 
 
@@ -81,4 +82,6 @@ def test_bad_topic_edits_get_a_short_message_with_usage(store, settings):
 
 
 def reply_to(store, settings, channel: str, args: str, user: str = CHANNEL_CREATOR) -> dict:
-    return topic_command(Services(settings=settings, store=store), {"channel_id": channel, "user_id": user}, args)
+    return topic_command(Services(settings=settings, store=store), {"team_id": TEAM_ID, "channel_id": channel,
+                                                                    "user_id": user},
+                         args)

@@ -15,6 +15,7 @@ from db import ledger
 from db.models import DigestItem
 from tests.conftest import SEED_FEED
 from tests.digest.test_digest_slack import DAY, SEED_ON_TOPIC, posted_paper_ids, posts
+from tests.fakes.slack_api import TEAM_ID
 from tests.slack_requests import event_body, post
 
 
@@ -25,13 +26,14 @@ def seeded(store):
 
 
 def run_digest(store, settings, *, day=DAY):
-    return digest.post_digest(store.session_factory, build_digest_poster(settings), settings, channel="C0DIGEST",
+    return digest.post_digest(store.session_factory, build_digest_poster(settings), settings, team_id=TEAM_ID,
+                              channel="C0DIGEST",
                               digest_date=day, pace_seconds=0)
 
 
 def run_and_items(store, *, day=DAY) -> tuple[ledger.RunRecord | None, list[ledger.ItemRecord]]:
     with store.session_factory.begin() as session:
-        run = ledger.get_run(session, channel="C0DIGEST", digest_date=day)
+        run = ledger.get_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=day)
         return run, (ledger.run_items(session, run_id=run.id) if run else [])
 
 
@@ -123,7 +125,8 @@ def test_not_in_channel_keeps_the_ledger_consistent_and_the_papers_go_out_with_t
     del fake_slack.channel_errors["C0DIGEST"]
     next_day = DAY + timedelta(days=1)
     with seeded.session_factory.begin() as session:
-        in_window = len(digest.select_digest(session, slack_settings, channel=None, digest_date=next_day).papers)
+        in_window = len(digest.select_digest(session, slack_settings, team_id=TEAM_ID, channel=None,
+                                             digest_date=next_day).papers)
     report = run_digest(seeded, slack_settings, day=next_day)
     assert report.status == "posted" and report.papers_posted == in_window > 0
     # A late rerun of the failed day posts only the papers the next day's window left out.
@@ -178,14 +181,14 @@ def test_a_scheduled_digest_stopped_by_a_slack_outage_is_retried_later_that_day(
 
     from bot.scheduler import DigestJob, build_scheduler
 
-    job = DigestJob(settings=slack_settings, factory=seeded.session_factory,
+    job = DigestJob(team_id=TEAM_ID, settings=slack_settings, factory=seeded.session_factory,
                     poster=build_digest_poster(slack_settings), arxiv=None, pace_seconds=0,
                     clock=lambda: datetime(2025, 3, 21, 10, 0, tzinfo=UTC))
     build_scheduler(job, blocking=False)
     fake_slack.faults["chat.postMessage"] = ["", "", "503", "503", "503"]
     [report] = job()
     assert report.status == "failed" and report.retry_at is not None
-    retry = job.scheduler.get_job("digest-retry-C0DIGEST")
+    retry = job.scheduler.get_job(f"digest-retry-{TEAM_ID}-C0DIGEST")
     assert retry is not None and retry.trigger.run_date >= report.retry_at
     [again] = retry.func(*retry.args)  # Slack is back when the retry fires
     assert again.status == "posted"

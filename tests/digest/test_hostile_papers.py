@@ -18,7 +18,7 @@ from bot.reading import HistoryPage, HomeSummary, ReadOutcome, UnreadOutcome
 from bot.render_blocks import reading as reading_views
 from bot.render_blocks.common import MARK_READ, MARK_UNREAD, SEARCH_SHARE
 from db.records import DigestPaper, PaperRecord, ReadRecord
-from tests.fakes.slack_api import LIVE_MARKUP, OUR_MARKUP, _limit_errors, mrkdwn_texts
+from tests.fakes.slack_api import LIVE_MARKUP, OUR_MARKUP, TEAM_ID, _limit_errors, mrkdwn_texts
 from tests.slack_requests import block_actions_body, event_body, post, slash_command_body
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -63,7 +63,7 @@ def test_hostile_papers_through_digest_search_share_reads_history_and_home(slack
     ids = [p.arxiv_id for p in papers]
 
     report = digest.post_digest(store.session_factory, build_digest_poster(slack_settings), slack_settings,
-                                channel="C0DIGEST", digest_date=NOW.date(), pace_seconds=0)
+                                team_id=TEAM_ID, channel="C0DIGEST", digest_date=NOW.date(), pace_seconds=0)
     assert report.status == "posted" and report.papers_posted == 3 and report.errors == []
 
     # One at a time, each waited for: the lazy listeners run in threads, and history must follow the reads.

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.scheduler import DigestJob, build_scheduler, catch_up_due, digest_trigger
 from bot.topics import Topic
 from tests.conftest import SEED_FEED
+from tests.fakes.slack_api import TEAM_ID
 
 # 2025-03-21 is a Friday.
 FRIDAY = date(2025, 3, 21)
@@ -57,7 +58,8 @@ def job(store, slack_settings, fake_slack):
     ingest.ingest_feed_file(store.session_factory, SEED_FEED)
     settings = dataclasses.replace(slack_settings, digest_keywords=Topic(("KV cache",)).keywords)
     state = {"now": datetime(2025, 3, 21, 10, 0, tzinfo=UTC)}
-    digest_job = DigestJob(settings=settings, factory=store.session_factory, poster=build_digest_poster(settings),
+    digest_job = DigestJob(team_id=TEAM_ID, settings=settings, factory=store.session_factory,
+                           poster=build_digest_poster(settings),
                            arxiv=None, pace_seconds=0, clock=lambda: state["now"])
     digest_job.state = state
     return digest_job
@@ -69,11 +71,12 @@ def parent_messages(fake_slack) -> list[dict]:
 
 def test_catch_up_is_due_after_the_digest_time_until_the_digest_is_done(job, fake_slack):
     after = datetime(2025, 3, 21, 10, 0, tzinfo=UTC)
-    assert catch_up_due(job.settings, job.factory, ["C0DIGEST"], after)
-    assert not catch_up_due(job.settings, job.factory, ["C0DIGEST"], after.replace(hour=8))
-    assert not catch_up_due(job.settings, job.factory, ["C0DIGEST"], datetime(2025, 3, 22, 10, tzinfo=UTC))  # Sat
+    assert catch_up_due(job.settings, job.factory, [(TEAM_ID, "C0DIGEST")], after)
+    assert not catch_up_due(job.settings, job.factory, [(TEAM_ID, "C0DIGEST")], after.replace(hour=8))
+    assert not catch_up_due(job.settings, job.factory, [(TEAM_ID, "C0DIGEST")], datetime(2025, 3, 22, 10,
+                                                                                         tzinfo=UTC))  # Sat
     job()
-    assert not catch_up_due(job.settings, job.factory, ["C0DIGEST"], after)
+    assert not catch_up_due(job.settings, job.factory, [(TEAM_ID, "C0DIGEST")], after)
 
 
 def test_the_job_posts_todays_digest_once_however_often_it_runs(job, fake_slack):
@@ -116,12 +119,13 @@ def test_a_run_held_by_another_process_is_retried_when_its_lease_expires(job, fa
     from db import ledger
 
     with job.factory.begin() as session:
-        ledger.claim_run(session, channel="C0DIGEST", digest_date=FRIDAY, owner="other", now=job.state["now"],
+        ledger.claim_run(session, team_id=TEAM_ID, channel="C0DIGEST", digest_date=FRIDAY, owner="other",
+                         now=job.state["now"],
                          lease=digest.LEASE)
     scheduler = build_scheduler(job, blocking=False)
     reports = job()
     assert [r.status for r in reports] == ["busy"]
-    retry = scheduler.get_job("digest-retry-C0DIGEST")
+    retry = scheduler.get_job(f"digest-retry-{TEAM_ID}-C0DIGEST")
     assert retry is not None
     assert parent_messages(fake_slack) == []
 
@@ -144,7 +148,7 @@ def test_arxiv_down_at_digest_time_says_so_once_and_the_next_run_catches_up(job,
     arxiv_job(job, fake_arxiv)
     fake_arxiv.faults.extend(["503"] * 20)
     assert job() == []
-    assert job.scheduler.get_job("digest-arxiv-retry") is not None
+    assert job.scheduler.get_job(f"digest-arxiv-retry-{TEAM_ID}") is not None
     assert job() == []
     assert len(notices(fake_slack)) == 1 and "2025-03-21 will follow" in notices(fake_slack)[0]["text"]
     assert len(parent_messages(fake_slack)) == 1  # the notice only

@@ -30,7 +30,7 @@ from db import topics as topic_store
 from handlers.commands import papers_reply
 from handlers.topic import topic_command
 from tests.db.test_migrations import downgrade, fresh_database, upgrade
-from tests.fakes.slack_api import CHANNEL_CREATOR
+from tests.fakes.slack_api import CHANNEL_CREATOR, TEAM_ID
 from tests.slack_requests import post, slash_command_body
 
 ADMIN, OWNER, PRIMARY, CREATOR, EDITOR, MEMBER = "U0ADMIN", "U0OWNER", "U0PRIMARY", "U0CREATOR", "U0EDITOR", "U0MEMBER"
@@ -53,17 +53,19 @@ def editors_settings(slack_settings) -> Settings:
 
 
 def edit(store, settings, *, user: str, channel: str = GENERAL, args: str = "set pruning, KV cache") -> dict:
-    return topic_command(Services(settings=settings, store=store), {"channel_id": channel, "user_id": user}, args)
+    return topic_command(Services(settings=settings, store=store), {"team_id": TEAM_ID, "channel_id": channel,
+                                                                    "user_id": user},
+                         args)
 
 
 def stored(store, channel: str = GENERAL):
     with store.session_factory.begin() as session:
-        return topic_store.get_channel_topic(session, channel)
+        return topic_store.get_channel_topic(session, team_id=TEAM_ID, channel=channel)
 
 
 def digest_channels(store, settings) -> list[str]:
     with store.session_factory.begin() as session:
-        return channel_topics.digest_channels(session, settings)
+        return channel_topics.digest_channels(session, settings, team_id=TEAM_ID)
 
 
 def channel_posts(fake_slack, channel: str, *, ok: bool | None = True) -> list[str]:
@@ -204,7 +206,7 @@ def test_a_change_that_cannot_be_stored_takes_its_announcement_back(store, slack
         raise OperationalError("UPDATE channel_topics", {}, Exception("database or disk is full"))
 
     monkeypatch.setattr(topic_store, "set_channel_topic", disk_full)
-    command = {"channel_id": GENERAL, "user_id": ADMIN, "text": "topic set pruning"}
+    command = {"team_id": TEAM_ID, "channel_id": GENERAL, "user_id": ADMIN, "text": "topic set pruning"}
     answer = papers_reply(Services(settings=slack_settings, store=store), command)
     assert answer["text"].startswith("Sorry, something went wrong")
     [announced] = workspace.calls_to("chat.postMessage")
@@ -219,7 +221,7 @@ def test_a_change_that_cannot_be_stored_takes_its_announcement_back(store, slack
 @pytest.fixture
 def digest_job(store, slack_settings, workspace):
     """The scheduler's job as bot.app wires it (with its pause notice), without arXiv, on a settable clock."""
-    job = build_scheduler(slack_settings, store, blocking=False).get_job(JOB_ID).func
+    job = build_scheduler(slack_settings, store, blocking=False).get_job(JOB_ID).func.workspace_jobs()[0]
     state = {"day": 17}  # Monday 2025-03-17
     job.arxiv, job.pace_seconds = None, 0
     job.clock = lambda: datetime(2025, 3, state["day"], 10, 0, tzinfo=UTC)
@@ -286,7 +288,8 @@ def test_a_digest_that_reaches_the_channel_starts_the_count_again(store, slack_s
 def test_a_paused_channel_nobody_is_known_to_have_set_is_one_warning_line(store, slack_settings, workspace,
                                                                          digest_job, caplog):
     with store.session_factory.begin() as session:  # a topic stored before editors were recorded
-        topic_store.set_channel_topic(session, channel="C0OLD", keywords=["KV cache"], updated_at=datetime.now(UTC))
+        topic_store.set_channel_topic(session, team_id=TEAM_ID, channel="C0OLD", keywords=["KV cache"],
+                                      updated_at=datetime.now(UTC))
     workspace.channel_errors["C0OLD"] = "is_archived"
     with caplog.at_level(logging.WARNING, logger="bot"):
         for _ in range(PAUSE_AFTER_REFUSED_RUNS + 1):
@@ -306,11 +309,12 @@ def test_the_operators_digest_channel_is_never_paused(store, slack_settings, wor
 
 def test_a_refusal_recorded_twice_pauses_and_notifies_once(store, slack_settings):
     with store.session_factory.begin() as session:
-        topic_store.set_channel_topic(session, channel="C0KV", keywords=["KV cache"], updated_at=datetime.now(UTC),
+        topic_store.set_channel_topic(session, team_id=TEAM_ID, channel="C0KV", keywords=["KV cache"],
+                                      updated_at=datetime.now(UTC),
                                       updated_by=ADMIN)
     told = []
     report = PostReport("C0KV", date(2025, 3, 21), "failed", errors=["not_in_channel"])
-    outcomes = [channel_topics.note_digest_outcome(store.session_factory, slack_settings, report,
+    outcomes = [channel_topics.note_digest_outcome(store.session_factory, slack_settings, report, team_id=TEAM_ID,
                                                    notify=lambda paused: told.append(paused) or True)
                 for _ in range(PAUSE_AFTER_REFUSED_RUNS + 2)]
     assert [o is not None for o in outcomes] == [False, False, True, False, False]
@@ -319,10 +323,11 @@ def test_a_refusal_recorded_twice_pauses_and_notifies_once(store, slack_settings
 
 def test_slack_failing_for_now_is_not_counted(store, slack_settings):
     with store.session_factory.begin() as session:
-        topic_store.set_channel_topic(session, channel="C0KV", keywords=["KV cache"], updated_at=datetime.now(UTC))
+        topic_store.set_channel_topic(session, team_id=TEAM_ID, channel="C0KV", keywords=["KV cache"],
+                                      updated_at=datetime.now(UTC))
     for errors in (["http_503"], ["connection_error: ReadTimeout"], ["ratelimited"]):
         report = PostReport("C0KV", date(2025, 3, 21), "failed", errors=errors)
-        channel_topics.note_digest_outcome(store.session_factory, slack_settings, report)
+        channel_topics.note_digest_outcome(store.session_factory, slack_settings, report, team_id=TEAM_ID)
     assert stored(store, "C0KV").consecutive_failures == 0
 
 

@@ -59,7 +59,7 @@ def test_the_digest_job_counts_arxiv_requests_digests_papers_and_dms(observed_se
     follows.follow(store.session_factory, team_id=TEAM_ID, user_id="U0ALICE", query="kv cache")
     scheduler = app.build_scheduler(services.settings, store, blocking=False, arxiv=services.arxiv,
                                     metrics=services.metrics)
-    job = scheduler.get_job(JOB_ID).func
+    job = scheduler.get_job(JOB_ID).func.workspace_jobs()[0]  # the token's workspace
     job.clock = lambda: datetime(2025, 3, 21, 10, 0, tzinfo=UTC)
     fake_arxiv.faults = ["503"]  # the first request fails and is retried
 

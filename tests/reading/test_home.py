@@ -21,15 +21,16 @@ NOW = datetime.now(UTC)
 
 
 def post_digest(store, *, channel: str, arxiv_ids: list[str], posted_at: datetime | None,
-                digest_date: date | None = None) -> None:
+                digest_date: date | None = None, team_id: str = TEAM_ID) -> None:
     """What the digest job leaves behind: a run and its posted items (posted_at None = planned only)."""
     with store.session_factory.begin() as session:
-        run = DigestRun(channel=channel, digest_date=digest_date or (posted_at or NOW).date(), status="done",
-                        started_at=posted_at or NOW, paper_count=len(arxiv_ids))
+        run = DigestRun(team_id=team_id, channel=channel, digest_date=digest_date or (posted_at or NOW).date(),
+                        status="done", started_at=posted_at or NOW, paper_count=len(arxiv_ids))
         session.add(run)
         session.flush()
         session.add_all(
-            DigestItem(run_id=run.id, channel=channel, arxiv_id=arxiv_id, position=n, posted_at=posted_at,
+            DigestItem(run_id=run.id, team_id=team_id, channel=channel, arxiv_id=arxiv_id, position=n,
+                       posted_at=posted_at,
                        message_ts=f"1700000000.{n:06d}" if posted_at else None)
             for n, arxiv_id in enumerate(arxiv_ids)
         )

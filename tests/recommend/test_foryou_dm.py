@@ -41,7 +41,7 @@ def test_the_morning_dm_sends_new_papers_once_and_never_a_read_one(slack_server,
     papers(slack_server, fake_slack, "dm on")  # U0ALICE asks; U0BOB does not
     settings = dataclasses.replace(slack_settings, digest_keywords=Topic(("KV cache",)).keywords)
     scheduler = build_scheduler(settings, dataclasses.replace(store), blocking=False)
-    job = scheduler.get_job("daily-digest").func
+    job = scheduler.get_job("daily-digest").func.workspace_jobs()[0]  # the token's workspace
     job = dataclasses.replace(job, arxiv=None, pace_seconds=0, poster=build_digest_poster(settings),
                               clock=lambda: datetime(2025, 3, 21, 10, 0, tzinfo=UTC))
 

@@ -190,7 +190,7 @@ def test_a_topic_keyword_typed_with_an_ampersand_is_stored_as_typed(server, fake
     shown = all_text(message)
     assert "`R&amp;D`" in shown and "&amp;amp;" not in shown
     with store.session_factory.begin() as session:
-        stored = topic_store.get_channel_topic(session, "C0DIGEST")
+        stored = topic_store.get_channel_topic(session, team_id=TEAM_ID, channel="C0DIGEST")
     assert stored is not None and stored.keywords == ("R&D", "KV cache")
 
 
