@@ -16,8 +16,9 @@ from bot import scheduler, search_index
 from bot.arxiv_source import ArxivSource
 from bot.config import Settings
 from db.arxiv_pacing import SharedArxivPacing
+from db.installations import installed_team_ids
 from db.session import DatabaseUnavailable, check_database, make_engine, make_session_factory, upgrade
-from handlers import http_server
+from handlers import http_server, oauth
 
 # The Slack edge, built in handlers/ and offered here with the rest of the wiring (the CLI and tests use these).
 from handlers.bolt_app import SlackUnavailable as SlackUnavailable
@@ -112,3 +113,14 @@ def send_alerts(settings: Settings, store: Store, *, until=None):
     """`papers-bot alerts` / `digest`: the follow-alert DMs due now (handlers.dms), through the bot token."""
     settings.require("SLACK_BOT_TOKEN")
     return send_follow_alerts(build_web_client(settings), store.session_factory, until=until)
+
+
+def installed_workspaces(settings: Settings, store: Store) -> list[tuple[str, str]]:
+    """(team_id, bot token) for every workspace that installed the app through OAuth (SLACK_CLIENT_ID), in team
+    id order, each token fresh (a rotating one is refreshed through the installation store when due). Empty
+    without OAuth: a SLACK_BOT_TOKEN install serves its one workspace with that token."""
+    if not settings.oauth_enabled:
+        return []
+    with store.session_factory() as session:
+        team_ids = installed_team_ids(session, client_id=settings.slack_client_id)
+    return oauth.bot_tokens(settings, store.engine, build_web_client(settings), team_ids)

@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(
             "DEBUG" if args.verbose else settings.log_level,
-            secrets=(settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token),
+            secrets=(settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                     settings.slack_client_secret),
         )
         return COMMANDS[args.command](settings, args)
     except (ConfigError, DatabaseUnavailable, ArxivUnavailable, SlackUnavailable) as err:
@@ -194,6 +195,9 @@ def cmd_db(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
+    if settings.oauth_enabled and (args.socket or settings.slack_app_token):
+        raise ConfigError("SLACK_CLIENT_ID is set: the OAuth install pages are served over HTTP, not Socket Mode; "
+                          "unset SLACK_APP_TOKEN (and do not pass --socket) to serve them")
     store = app.build_store(settings)
     services = app.Services(settings=settings, store=store)
     bolt_app = app.build_bolt_app(services)
@@ -208,7 +212,8 @@ def cmd_serve(settings: Settings, args) -> int:
         return 0
     port = args.port or settings.port
     server = app.make_http_server(app.build_wsgi_app(bolt_app, store), host="0.0.0.0", port=port)
-    log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz", port)
+    log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz%s", port,
+             ", GET /slack/install, GET /slack/oauth_redirect" if settings.oauth_enabled else "")
     server.run()
     return 0
 

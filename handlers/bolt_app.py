@@ -1,4 +1,5 @@
-"""The Bolt app: signature verification, ack-then-work, auth.test at start-up, every listener registered."""
+"""The Bolt app: signature verification, ack-then-work, every listener registered; one workspace's bot token
+checked by auth.test at start-up, or many workspaces installed through OAuth (handlers/oauth.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 import handlers
 from bot import search_index
+from handlers import oauth
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.web_client import build_web_client
 
@@ -28,19 +30,44 @@ class SlackUnavailable(Exception):
 def build_bolt_app(services) -> App:
     """The real Bolt app with signature verification and every listener registered."""
     settings = services.settings
+    app = _oauth_app(services) if settings.oauth_enabled else _single_workspace_app(settings)
+    handlers.register(app, services, ArxivLookups())
+    search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
+    return app
+
+
+def _app_options(settings) -> dict:
+    return {
+        "signing_secret": settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
+        # Ack-then-work: listeners ack within Slack's 3 s, lazy functions do the rest in a thread.
+        "process_before_response": True,
+        "listener_executor": ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"),
+    }
+
+
+def _oauth_app(services) -> App:
+    """Many workspaces: each request runs on its workspace's installation; Slack's OAuth pages are served."""
+    settings = services.settings
+    settings.require("SLACK_SIGNING_SECRET")  # the install pages are HTTP, so the requests are too
+    client = build_web_client(settings)
+    oauth_settings, authorize = oauth.oauth_settings(settings, services.store.engine, client)
+    app = App(client=client, oauth_settings=oauth_settings, authorize=authorize, **_app_options(settings))
+    oauth.register(app, services, oauth_settings.installation_store)
+    return app
+
+
+def _single_workspace_app(settings) -> App:
+    """One workspace, SLACK_BOT_TOKEN."""
     settings.require("SLACK_BOT_TOKEN")
     if not settings.slack_app_token:
         settings.require("SLACK_SIGNING_SECRET")
     try:
-        app = App(
+        return App(
             client=build_web_client(settings),
-            signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
-            # Ack-then-work: listeners ack within Slack's 3 s, lazy functions do the rest in a thread.
-            process_before_response=True,
             # auth.test once, here at start-up: left to the first request, it (and its retries) would eat
             # that request's 3 s, and a bad token would only show when a user types /papers.
             token_verification_enabled=True,
-            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"),
+            **_app_options(settings),
         )
     except (BoltError, SlackApiError) as err:
         # Bolt wraps auth.test's SlackApiError in a BoltError; the error code is on the original.
@@ -50,6 +77,3 @@ def build_bolt_app(services) -> App:
                                ) from None
     except OSError as err:
         raise SlackUnavailable(f"cannot reach Slack's Web API at SLACK_API_URL ({type(err).__name__})") from None
-    handlers.register(app, services, ArxivLookups())
-    search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
-    return app

@@ -1,0 +1,139 @@
+"""OAuth installs into many workspaces: Bolt's OAuth flow, its installation and state stores, and uninstalls.
+
+With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set, Bolt serves `GET /slack/install` (an "Add to Slack" page
+with a fresh state, also set as a cookie in the installer's browser) and `GET /slack/oauth_redirect` (the
+state checked and consumed, the code exchanged through `oauth.v2.access`, the installation saved). Each
+request is then authorized from the installation of its own workspace (slack_sdk's SQLAlchemy stores, on the
+app's database; their tables come from migration 0012). Every Web API call, the code exchange and token
+refreshes included, goes through the app's Web client, so SLACK_API_URL applies to them too.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from slack_bolt import BoltResponse
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackTokenRotationError
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from slack_sdk.oauth.token_rotation import TokenRotator
+
+from bot import installs
+from bot.render_install_pages import install_failure_page
+
+log = logging.getLogger(__name__)
+
+# What the app asks each workspace for: manifest.yml's bot scopes (tests/workspaces_oauth checks they agree).
+BOT_SCOPES = (
+    "commands", "chat:write", "chat:write.public", "channels:history", "groups:history", "channels:read",
+    "groups:read", "users:read", "mpim:read", "im:write", "links:read", "links:write", "files:write",
+)
+STATE_EXPIRATION_SECONDS = 600  # an "Add to Slack" page is good for ten minutes, as Bolt's default
+# Slack's rotating tokens live 12 hours; Bolt (and installed_workspaces below) refresh one due within this.
+REFRESH_MINUTES_BEFORE_EXPIRY = 120
+
+
+def installation_store(settings, engine) -> SQLAlchemyInstallationStore:
+    """slack_sdk's store on the app's engine. Its tables are the migration's; nothing is created here."""
+    return SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine)
+
+
+def oauth_settings(settings, engine, client: WebClient) -> tuple[OAuthSettings, InstallationStoreAuthorize]:
+    """Bolt's OAuth settings and the authorize it runs on every request, both on the app's database.
+
+    The authorize is built here rather than left to OAuthSettings so that it refreshes rotating tokens
+    through `client` (SLACK_API_URL): OAuthSettings' own would call slack.com. Its cache keeps one auth.test
+    answer per token; a deleted installation is never looked up in it (no token is found first)."""
+    store = installation_store(settings, engine)
+    authorize = InstallationStoreAuthorize(
+        installation_store=store,
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        token_rotation_expiration_minutes=REFRESH_MINUTES_BEFORE_EXPIRY,
+        cache_enabled=True,
+        client=client,
+    )
+    oauth = OAuthSettings(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        scopes=list(BOT_SCOPES),
+        user_scopes=[],
+        redirect_uri=settings.slack_redirect_uri,
+        installation_store=store,
+        token_rotation_expiration_minutes=REFRESH_MINUTES_BEFORE_EXPIRY,
+        state_store=SQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRATION_SECONDS, engine=engine),
+        state_expiration_seconds=STATE_EXPIRATION_SECONDS,
+        callback_options=CallbackOptions(success=_installed, failure=_not_installed),
+    )
+    return oauth, authorize
+
+
+def _installed(args: SuccessArgs) -> BoltResponse:
+    installation = args.installation
+    log.info("installed into workspace %s (%s)", installation.team_id, installation.team_name)
+    return args.default.success(args)  # Bolt's page: "Thank you!" and a link that opens the app in Slack
+
+
+def _not_installed(args: FailureArgs) -> BoltResponse:
+    log.warning("an install was refused (%s, HTTP %d)", args.reason, args.suggested_status_code)
+    return BoltResponse(status=args.suggested_status_code, body=install_failure_page(args.reason),
+                        headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def register(app, services, store: SQLAlchemyInstallationStore) -> None:
+    """`app_uninstalled` and `tokens_revoked`: forget the workspace's installation (Bolt authorizes these events
+    without a token, since the token is already revoked)."""
+
+    def uninstalled(ack, context) -> None:
+        ack()
+        _forget_workspace(services, store, context, why="the app was uninstalled")
+
+    def tokens_revoked(ack, event, context) -> None:
+        ack()
+        tokens = event.get("tokens") or {}
+        if tokens.get("bot"):  # the bot token is what every request and job runs on: the workspace is gone
+            _forget_workspace(services, store, context, why="its bot token was revoked")
+            return
+        for user_id in tokens.get("oauth") or []:  # user tokens only (the app asks for none): drop those rows
+            store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
+
+    app.event("app_uninstalled")(uninstalled)
+    app.event("tokens_revoked")(tokens_revoked)
+
+
+def _forget_workspace(services, store: SQLAlchemyInstallationStore, context, *, why: str) -> None:
+    store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+    log.info("workspace %s: installation deleted (%s)", context.team_id, why)
+    installs.on_workspace_uninstalled(services, context.team_id, datetime.now(UTC))
+
+
+def bot_tokens(settings, engine, client: WebClient, team_ids: list[str]) -> list[tuple[str, str]]:
+    """(team_id, bot token) for each installed workspace in `team_ids`, a rotating token refreshed (and saved)
+    first when it expires within REFRESH_MINUTES_BEFORE_EXPIRY, as Bolt's authorize does. A workspace whose
+    refresh Slack refuses is left out with a log line (its admin must reinstall)."""
+    store = installation_store(settings, engine)
+    rotator = TokenRotator(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+                           client=client)
+    found = []
+    for team_id in team_ids:
+        installation = store.find_installation(enterprise_id=None, team_id=team_id)
+        if installation is None or not installation.bot_token:
+            continue
+        if installation.bot_refresh_token:
+            try:
+                refreshed = rotator.perform_token_rotation(installation=installation,
+                                                           minutes_before_expiration=REFRESH_MINUTES_BEFORE_EXPIRY)
+            except (SlackTokenRotationError, SlackApiError) as err:
+                log.error("workspace %s: Slack refused to refresh its bot token (%s); skipped until it is "
+                          "reinstalled", team_id, type(err).__name__)
+                continue
+            if refreshed is not None:
+                store.save(refreshed)
+                installation = refreshed
+        found.append((team_id, installation.bot_token))
+    return found
