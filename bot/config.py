@@ -174,7 +174,8 @@ def _oauth_settings(get) -> dict[str, str | None]:
     """SLACK_CLIENT_ID, SLACK_CLIENT_SECRET (never echoed) and SLACK_REDIRECT_URI, checked together."""
     client_id, secret, redirect = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET"), get("SLACK_REDIRECT_URI")
     if client_id and (not _CLIENT_ID.fullmatch(client_id.strip()) or len(client_id.strip()) > 32):
-        raise ConfigError(f"SLACK_CLIENT_ID must look like 1234567890.1234567890 (Basic Information), got {client_id!r}")
+        raise ConfigError(f"SLACK_CLIENT_ID must look like 1234567890.1234567890 (Basic Information), "
+                          f"got {client_id!r}")
     if secret and not _CLIENT_SECRET.fullmatch(secret.strip()):
         raise ConfigError("SLACK_CLIENT_SECRET must be the Client Secret from Basic Information (letters and digits)")
     if bool(client_id) != bool(secret):
@@ -182,7 +183,8 @@ def _oauth_settings(get) -> dict[str, str | None]:
         raise ConfigError(f"{missing} is not set; installing into many workspaces needs both SLACK_CLIENT_ID and "
                           "SLACK_CLIENT_SECRET")
     if redirect and not re.fullmatch(r"https?://[^\s/]+/\S*", redirect):
-        raise ConfigError(f"SLACK_REDIRECT_URI must be the full https:// URL of /slack/oauth_redirect, got {redirect!r}")
+        raise ConfigError(f"SLACK_REDIRECT_URI must be the full https:// URL of /slack/oauth_redirect, "
+                          f"got {redirect!r}")
     if redirect and not client_id:
         raise ConfigError("SLACK_REDIRECT_URI is set but SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are not")
     return {"slack_client_id": client_id and client_id.strip(), "slack_client_secret": secret and secret.strip(),
