@@ -57,6 +57,7 @@ def oauth_settings(settings, engine, client: WebClient) -> tuple[OAuthSettings, 
         token_rotation_expiration_minutes=REFRESH_MINUTES_BEFORE_EXPIRY,
         cache_enabled=True,
         client=client,
+        logger=log,
     )
     oauth = OAuthSettings(
         client_id=settings.slack_client_id,
