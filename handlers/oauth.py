@@ -100,8 +100,10 @@ def register(app, services, store: SQLAlchemyInstallationStore) -> None:
         if tokens.get("bot"):  # the bot token is what every request and job runs on: the workspace is gone
             _forget_workspace(services, store, context, why="its bot token was revoked")
             return
-        for user_id in tokens.get("oauth") or []:  # user tokens only (the app asks for none): drop those rows
-            store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
+        # User tokens only. The app asks for none, so no installation holds one; Bolt's default would delete
+        # the installer's row, which is the one that holds the bot token.
+        log.info("workspace %s: %d user tokens revoked; the app holds none, nothing to forget", context.team_id,
+                 len(tokens.get("oauth") or []))
 
     app.event("app_uninstalled")(uninstalled)
     app.event("tokens_revoked")(tokens_revoked)
