@@ -339,7 +339,11 @@ class FakeSlack(LoopbackServer):
         method = path.removeprefix("/api/")
         auth = http.headers.get("Authorization", "")
         if method == "oauth.v2.access":  # the app's credentials (HTTP Basic), not a token
-            body = self._oauth_v2_access(args, auth.removeprefix("Basic ").strip())
+            with self._lock:
+                queue = self.faults.get(method)
+                fault = queue.pop(0) if queue else None  # only error names here (e.g. "invalid_refresh_token")
+            body = ({"ok": False, "error": fault} if fault else
+                    self._oauth_v2_access(args, auth.removeprefix("Basic ").strip()))
             team = (body.get("team") or {}).get("id") or self.team_of(body.get("access_token"))
             self._record(Call(method, args, time.monotonic(), path, ok=body["ok"], error=body.get("error"), team=team))
             return self._reply(http, 200, body)
