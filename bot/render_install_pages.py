@@ -1,4 +1,4 @@
-"""The HTML page an installer sees when an OAuth install fails: pure, every piece of text escaped.
+"""The HTML pages an installer sees when an OAuth install fails: pure, every piece of text escaped.
 
 (The "Add to Slack" and "Thank you" pages are Bolt's own.)
 """
@@ -23,7 +23,15 @@ MAX_REASON_SHOWN = 80  # an `error` Slack (or anyone editing the URL) sends back
 
 def install_failure_page(reason: str) -> str:
     """A short page saying why the install did not happen and where to start again."""
-    explained = _REASONS.get(reason) or f"Slack answered: {reason[:MAX_REASON_SHOWN]}."
+    return _page(_REASONS.get(reason) or f"Slack answered: {reason[:MAX_REASON_SHOWN]}.")
+
+
+def install_unavailable_page() -> str:
+    """The install pages could not run (the database did not answer): nothing was installed."""
+    return _page("The install could not be completed right now. Nothing was installed; please try again in a minute.")
+
+
+def _page(explained: str) -> str:
     return (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>papers-bot was not installed</title></head>"
         "<body><h1>papers-bot was not installed</h1>"
