@@ -50,7 +50,10 @@ def _oauth_app(services) -> App:
     settings = services.settings
     settings.require("SLACK_SIGNING_SECRET")  # the install pages are HTTP, so the requests are too
     client = build_web_client(settings)
-    oauth_settings, authorize = oauth.oauth_settings(settings, services.store.engine, client)
+    home = None
+    if settings.slack_bot_token:  # the workspace served before OAuth was on goes on being served (handlers.oauth)
+        home = _checked(lambda: oauth.home_workspace(client, settings.slack_bot_token))
+    oauth_settings, authorize = oauth.oauth_settings(settings, services.store.engine, client, home=home)
     app = App(client=client, oauth_settings=oauth_settings, authorize=authorize, **_app_options(settings))
     oauth.register(app, services, oauth_settings.installation_store)
     return app
@@ -61,14 +64,16 @@ def _single_workspace_app(settings) -> App:
     settings.require("SLACK_BOT_TOKEN")
     if not settings.slack_app_token:
         settings.require("SLACK_SIGNING_SECRET")
+    # auth.test once, here at start-up: left to the first request, it (and its retries) would eat
+    # that request's 3 s, and a bad token would only show when a user types /papers.
+    return _checked(lambda: App(client=build_web_client(settings), token_verification_enabled=True,
+                                **_app_options(settings)))
+
+
+def _checked(start):
+    """start(), which checks SLACK_BOT_TOKEN with auth.test; Slack's refusal or silence is SlackUnavailable."""
     try:
-        return App(
-            client=build_web_client(settings),
-            # auth.test once, here at start-up: left to the first request, it (and its retries) would eat
-            # that request's 3 s, and a bad token would only show when a user types /papers.
-            token_verification_enabled=True,
-            **_app_options(settings),
-        )
+        return start()
     except (BoltError, SlackApiError) as err:
         # Bolt wraps auth.test's SlackApiError in a BoltError; the error code is on the original.
         cause = err if isinstance(err, SlackApiError) else err.__context__

@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime
 
 from slack_bolt import BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -43,14 +44,41 @@ def installation_store(settings, engine) -> SQLAlchemyInstallationStore:
     return SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine)
 
 
-def oauth_settings(settings, engine, client: WebClient) -> tuple[OAuthSettings, InstallationStoreAuthorize]:
+class InstallationsThenBotToken(InstallationStoreAuthorize):
+    """Each request is authorized from its workspace's installation. With SLACK_BOT_TOKEN set as well, the
+    workspace that token served before OAuth was turned on keeps being served with it while it has no
+    installation of its own (so turning OAuth on does not cut off the workspace already using the app)."""
+
+    def __init__(self, *, home: AuthorizeResult | None, **kwargs):
+        super().__init__(**kwargs)
+        self.home = home
+
+    def __call__(self, *, context, enterprise_id, team_id, user_id, **actor) -> AuthorizeResult | None:
+        found = super().__call__(context=context, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
+                                 **actor)
+        if found is None and self.home is not None and (enterprise_id, team_id) == (None, self.home.team_id):
+            return self.home
+        return found
+
+
+def home_workspace(client: WebClient, bot_token: str) -> AuthorizeResult:
+    """SLACK_BOT_TOKEN's workspace, from auth.test (raises SlackApiError if Slack refuses the token)."""
+    answer = client.auth_test(token=bot_token)
+    return AuthorizeResult.from_auth_test_response(auth_test_response=answer, bot_token=bot_token,
+                                                   bot_scopes=answer.headers.get("x-oauth-scopes"))
+
+
+def oauth_settings(settings, engine, client: WebClient, *,
+                   home: AuthorizeResult | None = None) -> tuple[OAuthSettings, InstallationStoreAuthorize]:
     """Bolt's OAuth settings and the authorize it runs on every request, both on the app's database.
 
     The authorize is built here rather than left to OAuthSettings so that it refreshes rotating tokens
     through `client` (SLACK_API_URL): OAuthSettings' own would call slack.com. Its cache keeps one auth.test
-    answer per token; a deleted installation is never looked up in it (no token is found first)."""
+    answer per token; a deleted installation is never looked up in it (no token is found first). `home`:
+    the SLACK_BOT_TOKEN workspace (home_workspace), when that is set too."""
     store = installation_store(settings, engine)
-    authorize = InstallationStoreAuthorize(
+    authorize = InstallationsThenBotToken(
+        home=home,
         installation_store=store,
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,

@@ -6,9 +6,22 @@ from __future__ import annotations
 
 import json
 
-from tests.fakes.slack_api import TEAM_ID
+import pytest
+
+from bot.app import Services, SlackUnavailable, build_bolt_app, build_wsgi_app, make_http_server
+from bot.config import Settings
+from tests.conftest import run_server_in_thread
+from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID
 from tests.slack_requests import event_body, post, slash_command_body
-from tests.workspaces_oauth.conftest import SECOND, SECOND_CHANNEL, SECOND_USER, THIRD, THIRD_CHANNEL, THIRD_USER
+from tests.workspaces_oauth.conftest import (
+    SECOND,
+    SECOND_CHANNEL,
+    SECOND_USER,
+    THIRD,
+    THIRD_CHANNEL,
+    THIRD_USER,
+    OAuthServer,
+)
 
 REINSTALL = "Please reinstall this app into your workspace"
 
@@ -85,3 +98,32 @@ def test_two_installed_workspaces_each_use_their_own_token(oauth_server, fake_sl
     assert {(c.team, c.args["user_id"]) for c in published} == {("T0FOURTH", "U0DEE"), (SECOND, SECOND_USER)}
     assert listener_work.wait_idle()
     assert not fake_slack.calls_to("views.publish", ok=False)
+
+
+def test_turning_oauth_on_keeps_serving_the_bot_token_workspace_until_it_installs(
+        oauth_env, store, fake_slack, listener_work):
+    """SLACK_BOT_TOKEN and OAuth together: the workspace already using the app is not cut off."""
+    settings = Settings.from_env({**oauth_env, "SLACK_BOT_TOKEN": BOT_TOKEN})
+    fake_slack.add_workspace(SECOND, channels=(SECOND_CHANNEL,), users=(SECOND_USER,))
+    bolt = build_bolt_app(Services(settings=settings, store=store))
+    bolt.listener_runner.lazy_listener_runner.executor = listener_work
+    server = make_http_server(build_wsgi_app(bolt, store), host="127.0.0.1", port=0)
+    stop = run_server_in_thread(server)
+    try:
+        running = OAuthServer(f"http://127.0.0.1:{server.effective_port}", None, bolt)
+        running.install(fake_slack, SECOND)
+        _home_opened(running, team=TEAM_ID, user="U0ALICE", event_id="EvHomeOld")
+        _home_opened(running, team=SECOND, user=SECOND_USER, event_id="EvHomeNew")
+        published = fake_slack.wait_for("views.publish", 2)
+        assert {(c.team, c.args["user_id"]) for c in published} == {(TEAM_ID, "U0ALICE"), (SECOND, SECOND_USER)}
+        _home_opened(running, team=THIRD, user=THIRD_USER, event_id="EvHomeNever")
+        assert listener_work.wait_idle()
+        assert len(fake_slack.calls_to("views.publish", ok=None)) == 2  # the third still gets nothing
+    finally:
+        stop()
+
+
+def test_a_refused_bot_token_stops_an_oauth_server_at_start_in_one_line(oauth_env, store, fake_slack):
+    settings = Settings.from_env({**oauth_env, "SLACK_BOT_TOKEN": "xoxb-revoked-long-ago"})
+    with pytest.raises(SlackUnavailable, match=r"^Slack refused SLACK_BOT_TOKEN at start-up \(invalid_auth\)$"):
+        build_bolt_app(Services(settings=settings, store=store))
