@@ -54,7 +54,8 @@ def _oauth_app(services) -> App:
     if settings.slack_bot_token:  # the workspace served before OAuth was on goes on being served (handlers.oauth)
         home = _checked(lambda: oauth.home_workspace(client, settings.slack_bot_token))
     oauth_settings, authorize = oauth.oauth_settings(settings, services.store.engine, client, home=home)
-    app = App(client=client, oauth_settings=oauth_settings, authorize=authorize, **_app_options(settings))
+    app = App(client=client, oauth_settings=oauth_settings, authorize=authorize,
+              user_facing_authorize_error_message=oauth.NOT_INSTALLED, **_app_options(settings))
     oauth.register(app, services, oauth_settings.installation_store)
     return app
 

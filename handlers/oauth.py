@@ -34,6 +34,8 @@ BOT_SCOPES = (
     "commands", "chat:write", "chat:write.public", "channels:history", "groups:history", "channels:read",
     "groups:read", "users:read", "mpim:read", "im:write", "links:read", "links:write", "files:write",
 )
+# What a user of a workspace without an installation is told (only them, only for a command or a click).
+NOT_INSTALLED = "papers-bot is not installed in this workspace (or was uninstalled): ask an admin to install it."
 STATE_EXPIRATION_SECONDS = 600  # an "Add to Slack" page is good for ten minutes, as Bolt's default
 # Slack's rotating tokens live 12 hours; Bolt (and installed_workspaces below) refresh one due within this.
 REFRESH_MINUTES_BEFORE_EXPIRY = 120

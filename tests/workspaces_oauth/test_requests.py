@@ -10,6 +10,7 @@ import pytest
 
 from bot.app import Services, SlackUnavailable, build_bolt_app, build_wsgi_app, make_http_server
 from bot.config import Settings
+from handlers.oauth import NOT_INSTALLED
 from tests.conftest import run_server_in_thread
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID
 from tests.slack_requests import event_body, post, slash_command_body
@@ -23,7 +24,7 @@ from tests.workspaces_oauth.conftest import (
     OAuthServer,
 )
 
-REINSTALL = "Please reinstall this app into your workspace"
+REINSTALL = NOT_INSTALLED
 
 
 def _search(oauth_server, fake_slack, *, team: str, channel: str, user: str, key: str):

@@ -57,5 +57,5 @@ def test_serve_offers_the_install_and_answers_the_new_workspace(served, fake_sla
                               response_url=fake_slack.response_url("served"))
     assert post(f"{served}/slack/events", body).status_code == 200
     answer, = fake_slack.wait_for("response_url", timeout=15)
-    assert "sparse" in str(answer.args).lower() and "reinstall" not in str(answer.args)
+    assert "sparse" in str(answer.args).lower() and "not installed" not in str(answer.args)
     assert {c.team for c in fake_slack.calls_to("auth.test")} == {SECOND}

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from bot.app import installed_workspaces
+from handlers.oauth import NOT_INSTALLED
 from tests.slack_requests import event_body, post, slash_command_body
 from tests.workspaces_oauth.conftest import SECOND, SECOND_CHANNEL, SECOND_USER
 
@@ -47,7 +48,7 @@ def test_an_uninstall_deletes_the_installation_and_later_requests_get_nothing(tw
     assert post(f"{two_installed.url}/slack/events", body).status_code == 200
     assert listener_work.wait_idle()
     answer, = [c.args for c in fake_slack.calls[calls_before:]]  # only Bolt's line at the response_url
-    assert "reinstall" in answer["text"] and "sparse" not in answer["text"]
+    assert answer["text"] == NOT_INSTALLED
 
 
 def test_the_other_workspace_goes_on_after_one_uninstalls(two_installed, fake_slack):
