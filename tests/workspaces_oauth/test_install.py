@@ -10,7 +10,7 @@ from bot.app import installed_workspaces
 from tests.fakes.slack_api import CLIENT_ID
 from tests.workspaces_oauth.conftest import SECOND
 
-NOT_INSTALLED = "papers-bot was not installed"
+REFUSED_PAGE = "papers-bot was not installed"
 
 
 def _stored(store) -> list[tuple]:
@@ -48,7 +48,7 @@ def test_a_used_state_is_refused_with_a_page_and_nothing_more_is_installed(oauth
     replay.cookies.set("slack-app-oauth-state", state)
     again = oauth_server.redirect(replay, code=fake_slack.approve("T0OTHER"), state=state)
     assert again.status_code == 401
-    assert NOT_INSTALLED in again.text and "expired (after ten minutes) or was already used" in again.text
+    assert REFUSED_PAGE in again.text and "expired (after ten minutes) or was already used" in again.text
     assert "Traceback" not in again.text + back.text
     assert len(fake_slack.calls_to("oauth.v2.access", ok=None)) == 1  # the later codes were never exchanged
     assert [row[0] for row in _stored(store)] == [SECOND]
@@ -69,7 +69,7 @@ def test_an_expired_state_is_refused(oauth_server, fake_slack, store):
     with store.engine.begin() as connection:  # eleven minutes later
         connection.execute(text("UPDATE slack_oauth_states SET expire_at = :past"), {"past": "2000-01-01 00:00:00"})
     page = oauth_server.redirect(browser, code=fake_slack.approve(SECOND), state=state)
-    assert page.status_code == 401 and NOT_INSTALLED in page.text and not _stored(store)
+    assert page.status_code == 401 and REFUSED_PAGE in page.text and not _stored(store)
 
 
 def test_a_redirect_in_another_browser_than_the_install_page_is_refused(oauth_server, fake_slack, store):
@@ -94,7 +94,7 @@ def test_an_install_cancelled_in_slack_says_so(oauth_server, store):
 
 def test_an_error_sent_back_in_the_url_is_shown_escaped(oauth_server):
     page = oauth_server.redirect(requests.Session(), error="<script>alert(1)</script>")
-    assert NOT_INSTALLED in page.text
+    assert REFUSED_PAGE in page.text
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
 
 

@@ -24,8 +24,6 @@ from tests.workspaces_oauth.conftest import (
     OAuthServer,
 )
 
-REINSTALL = NOT_INSTALLED
-
 
 def _search(oauth_server, fake_slack, *, team: str, channel: str, user: str, key: str):
     body = slash_command_body("sparse attention", team_id=team, channel_id=channel, user_id=user,
@@ -50,7 +48,7 @@ def test_a_command_from_the_installed_workspace_is_answered_with_its_own_token(o
                    key="second").status_code == 200
     assert listener_work.wait_idle()
     answer, = _answers(fake_slack, "second")
-    assert "sparse" in json.dumps(answer).lower() and REINSTALL not in json.dumps(answer)
+    assert "sparse" in json.dumps(answer).lower() and NOT_INSTALLED not in json.dumps(answer)
     checks = [c for c in fake_slack.calls_to("auth.test", ok=None) if c.team == SECOND]
     assert checks and all(c.ok for c in checks)  # the request was authorized with SECOND's token
 
@@ -76,7 +74,7 @@ def test_a_workspace_that_never_installed_gets_nothing(oauth_server, fake_slack,
     assert home.status_code == 200  # Slack ignores an event's answer; a 5xx would make it retry
     assert listener_work.wait_idle()
     answer, = _answers(fake_slack, "third")  # Bolt's one line, said only to the user who typed the command
-    assert REINSTALL in answer["text"] and "sparse" not in json.dumps(answer).lower()
+    assert NOT_INSTALLED in answer["text"] and "sparse" not in json.dumps(answer).lower()
     later = fake_slack.calls[calls_before:]
     assert [c.method for c in later] == ["response_url"]  # no Web API call at all, with anyone's token
 
@@ -86,7 +84,7 @@ def test_in_oauth_mode_the_single_token_workspace_must_install_too(oauth_server,
     assert response.status_code == 200
     assert listener_work.wait_idle()
     answer, = _answers(fake_slack, "home")
-    assert REINSTALL in answer["text"]
+    assert NOT_INSTALLED in answer["text"]
 
 
 def test_two_installed_workspaces_each_use_their_own_token(oauth_server, fake_slack, listener_work):
