@@ -1,6 +1,6 @@
 """Each request runs on its own workspace's installation: a workspace that installed is answered with its own
-token, one that never did (or the single-token workspace, in OAuth mode) gets nothing but Bolt's "install
-this app" line, and no token of another workspace is ever used for it."""
+token, one that never did gets nothing but the one "not installed" line, and no token of another workspace is
+ever used for it. With SLACK_BOT_TOKEN set too, that token's workspace is served until it installs."""
 
 from __future__ import annotations
 
