@@ -57,6 +57,7 @@ def _oauth_app(services) -> App:
     app = App(client=client, oauth_settings=oauth_settings, authorize=authorize,
               user_facing_authorize_error_message=oauth.NOT_INSTALLED, **_app_options(settings))
     oauth.register(app, services, oauth_settings.installation_store)
+    app.error(oauth.on_error)
     return app
 
 

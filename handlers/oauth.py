@@ -26,6 +26,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot import installs
 from bot.render_install_pages import install_failure_page
+from handlers.common import APOLOGY
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,34 @@ class InstallationsThenBotToken(InstallationStoreAuthorize):
         self.home = home
 
     def __call__(self, *, context, enterprise_id, team_id, user_id, **actor) -> AuthorizeResult | None:
-        found = super().__call__(context=context, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
-                                 **actor)
+        try:
+            found = super().__call__(context=context, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
+                                     **actor)
+        except Exception as err:  # the store's database; Bolt would answer Slack 500 (see on_error)
+            log.error("cannot look up the installation of workspace %s (%s)", team_id, type(err).__name__)
+            raise InstallationsUnavailable from None
         if found is None and self.home is not None and (enterprise_id, team_id) == (None, self.home.team_id):
             return self.home
         return found
+
+
+class InstallationsUnavailable(Exception):
+    """The installation store (the database) did not answer while a request was being authorized."""
+
+
+def on_error(error, request) -> BoltResponse | None:
+    """Bolt's error handler in OAuth mode. A request whose installation could not be looked up is acked (200:
+    a 5xx makes Slack retry and show an error) and the user of a command or click reads a short apology; any
+    other error is logged as Bolt's default handler would and keeps Bolt's answer."""
+    if not isinstance(error, InstallationsUnavailable):
+        log.error("unhandled error in a Slack request (%s)", type(error).__name__, exc_info=error)
+        return None
+    if request.context.response_url:
+        try:
+            request.context.respond(text=APOLOGY, response_type="ephemeral")
+        except (SlackApiError, OSError) as err:
+            log.warning("could not apologise at the response_url (%s)", type(err).__name__)
+    return BoltResponse(status=200, body="")
 
 
 def home_workspace(client: WebClient, bot_token: str) -> AuthorizeResult:
