@@ -108,3 +108,7 @@ def test_reinstalling_a_workspace_keeps_one_bot_and_uses_the_new_token(oauth_ser
 def test_without_oauth_the_install_paths_are_not_served(slack_server):
     assert requests.get(f"{slack_server}/slack/install", timeout=5).status_code == 404
     assert requests.get(f"{slack_server}/slack/oauth_redirect", timeout=5).status_code == 404
+
+
+def test_without_oauth_no_workspace_is_listed_as_installed(slack_settings, store):
+    assert installed_workspaces(slack_settings, store) == []
