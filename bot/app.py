@@ -6,7 +6,8 @@ Nothing else wires components together; the CLI and the tests call these builder
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import Engine
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import scheduler, search_index
 from bot.arxiv_source import ArxivSource
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.metrics import EXPOSITION_CONTENT_TYPE, NOT_EXPOSED, Metrics
 from db.arxiv_pacing import SharedArxivPacing
 from db.installations import installed_team_ids
 from db.session import DatabaseUnavailable, check_database, make_engine, make_session_factory, upgrade
@@ -46,14 +48,16 @@ def build_store(settings: Settings, *, migrate: bool = True) -> Store:
     return Store(engine=engine, session_factory=make_session_factory(engine))
 
 
-def build_arxiv_source(settings: Settings, *, store: Store | None = None) -> ArxivSource:
+def build_arxiv_source(settings: Settings, *, store: Store | None = None, metrics: Metrics = NOT_EXPOSED
+                       ) -> ArxivSource:
     """A new arXiv client. A long-running process builds ONE and shares it (Services.arxiv), so the
     client's lock holds for the digest and every `/papers read` lookup together. Its pacing goes through
     the database (db.arxiv_pacing), so all processes on it together keep ARXIV_DELAY_SECONDS; without
-    `store`, the pacing opens its own engine on DATABASE_URL (the schema is migrated by then)."""
+    `store`, the pacing opens its own engine on DATABASE_URL (the schema is migrated by then). Its requests are
+    counted in `metrics` (the process's, when it serves them)."""
     pacing_store = store or build_store(settings, migrate=False)
     pacing = SharedArxivPacing(pacing_store.session_factory, delay_seconds=settings.arxiv_delay_seconds)
-    return ArxivSource.from_settings(settings, pacing=pacing)
+    return ArxivSource.from_settings(settings, pacing=pacing, metrics=metrics)
 
 
 # -- Slack --------------------------------------------------------------------------------------------
@@ -61,16 +65,18 @@ def build_arxiv_source(settings: Settings, *, store: Store | None = None) -> Arx
 
 @dataclass(frozen=True)
 class Services:
-    """What the listeners may use: settings, the store and the process's one arXiv client. Handlers pass
-    these to domain functions. Left out, `arxiv` is built from the settings."""
+    """What the listeners may use: settings, the store, the process's one arXiv client and its metrics. Handlers
+    pass these to domain functions. Left out, `arxiv` is built from the settings, and `metrics` are new."""
 
     settings: Settings
     store: Store
     arxiv: ArxivSource | None = None  # None: __post_init__ builds it from settings, so it is never None after
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
         if self.arxiv is None:
-            object.__setattr__(self, "arxiv", build_arxiv_source(self.settings, store=self.store))
+            object.__setattr__(self, "arxiv", build_arxiv_source(self.settings, store=self.store,
+                                                                 metrics=self.metrics))
 
 
 def build_digest_poster(settings: Settings) -> SlackPoster:
@@ -78,7 +84,8 @@ def build_digest_poster(settings: Settings) -> SlackPoster:
     return SlackPoster(build_web_client(settings))
 
 
-def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: ArxivSource | None = None):
+def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: ArxivSource | None = None,
+                    metrics: Metrics = NOT_EXPOSED):
     """The digest scheduler (bot.scheduler): fetch from arXiv, then post through Slack, on DIGEST_* times.
 
     Pass the process's arXiv client (Services.arxiv) when the listeners run in the same process. A channel
@@ -87,7 +94,8 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
         settings=settings,
         factory=store.session_factory,
         poster=build_digest_poster(settings),
-        arxiv=arxiv or build_arxiv_source(settings, store=store),
+        arxiv=arxiv or build_arxiv_source(settings, store=store, metrics=metrics),
+        metrics=metrics,
         notify_paused=partial(notify_paused, build_web_client(settings)),
         send_alerts=partial(send_daily_dms, build_web_client(settings), store.session_factory,
                             window_days=settings.foryou_window_days),
@@ -95,8 +103,15 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
     return scheduler.build_scheduler(job, blocking=blocking)
 
 
+# -- Operations: /healthz, /readyz, /metrics ---------------------------------------------------------------
+
+# What /readyz says of the Slack token when the process got this far: build_bolt_app's auth.test accepted it
+# (a token Slack refuses stops `serve` with one line before anything listens).
+TOKEN_ACCEPTED = "ok"
+
+
 def store_health(store: Store) -> tuple[bool, str]:
-    """What GET /healthz reports: (healthy, the database's state)."""
+    """Whether the database answers: (reachable, "ok" or why not)."""
     try:
         check_database(store.engine)
     except DatabaseUnavailable as err:
@@ -104,9 +119,46 @@ def store_health(store: Store) -> tuple[bool, str]:
     return True, "ok"
 
 
-def build_wsgi_app(bolt_app, store: Store):
-    """The HTTP routes (handlers.http_server), with /healthz checking this store's database."""
-    return http_server.build_wsgi_app(bolt_app, health=partial(store_health, store))
+def readiness(store: Store, *, slack: str | None = TOKEN_ACCEPTED,
+              socket_connected: Callable[[], bool] | None = None) -> dict[str, str]:
+    """What GET /readyz checks: the database now, the Slack token's state at start-up (None: this process has
+    none to check), and in Socket Mode whether the WebSocket to Slack is open."""
+    checks = {"database": store_health(store)[1]}
+    if slack is not None:
+        checks["slack"] = slack
+    if socket_connected is not None:
+        checks["socket"] = "ok" if socket_connected() else "not connected to Slack"
+    return checks
+
+
+def ops_routes(settings: Settings, store: Store, metrics: Metrics, **checks) -> http_server.OpsRoutes:
+    """/healthz, /readyz (`readiness` with `checks`) and, with METRICS_ENABLED, /metrics behind METRICS_TOKEN."""
+    return http_server.OpsRoutes(
+        ready=partial(readiness, store, **checks),
+        metrics=metrics.exposition if settings.metrics_enabled else None,
+        metrics_content_type=EXPOSITION_CONTENT_TYPE,
+        metrics_token=settings.metrics_token,
+    )
+
+
+def build_wsgi_app(bolt_app, store: Store, *, services: Services | None = None):
+    """The HTTP routes (handlers.http_server): Slack's, and the operator's with `services`' settings and metrics
+    (without: metrics off)."""
+    settings, metrics = (services.settings, services.metrics) if services else (Settings(), NOT_EXPOSED)
+    return http_server.build_wsgi_app(bolt_app, ops=ops_routes(settings, store, metrics))
+
+
+def serve_health(settings: Settings, store: Store, metrics: Metrics, **checks):
+    """With HEALTH_PORT set, /healthz, /readyz and /metrics on that port, from a background thread; returns the
+    server (None without HEALTH_PORT)."""
+    if settings.health_port is None:
+        return None
+    try:
+        server = http_server.HealthServer(ops_routes(settings, store, metrics, **checks), host="0.0.0.0",
+                                          port=settings.health_port)
+    except OSError as err:
+        raise ConfigError(f"HEALTH_PORT {settings.health_port}: cannot listen there ({err.strerror})") from None
+    return server.start()
 
 
 def send_alerts(settings: Settings, store: Store, *, until=None):

@@ -41,6 +41,7 @@ from arxiv import _feed as arxiv_feed  # the package's own Atom parser, reused f
 from lxml import etree  # arxiv 4.x depends on lxml; a strict parse tells a whole answer from a recovered one
 
 from bot.arxiv_ids import parse_arxiv_id, parse_category
+from bot.metrics import NOT_EXPOSED, Metrics
 from db.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -304,6 +305,7 @@ class PoliteArxivClient(arxiv.Client):
         max_retries: int,
         pacing: ArxivPacing | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics = NOT_EXPOSED,
     ):
         # num_retries=0: the package's own retry loop is replaced by ours in _parse_feed.
         super().__init__(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
@@ -312,6 +314,7 @@ class PoliteArxivClient(arxiv.Client):
         self.max_retries = max_retries
         self.pacing = pacing or OwnPacingOnly()
         self.requests_made = 0
+        self.metrics = metrics
         self._sleep = sleep
         self._lock = threading.Lock()  # arXiv's terms: one connection at a time
         self._last_request_ended: float | None = None
@@ -334,10 +337,13 @@ class PoliteArxivClient(arxiv.Client):
             try:
                 answer = self._request(url)
                 if answer.status == requests.codes.ok:
-                    return self._whole_page(answer, url)
+                    page = self._whole_page(answer, url)
+                    self.metrics.arxiv_request("ok")
+                    return page
                 last_error = f"HTTP {answer.status}"
                 retry_after = _retry_after_seconds(answer.headers)
                 if answer.status < 500 and answer.status not in (408, 429):
+                    self.metrics.arxiv_request("failed")
                     raise ArxivQueryRefused(f"arXiv refused the query ({last_error})")
             except _DeadlineExceeded:
                 last_error = f"no whole answer within {self.timeout_seconds:g} s"
@@ -348,7 +354,9 @@ class PoliteArxivClient(arxiv.Client):
             except BadPage as err:
                 last_error = f"a bad page: {err}"
             if attempt == self.max_retries:
+                self.metrics.arxiv_request("failed")
                 break
+            self.metrics.arxiv_request("retry")
             wait = max(retry_after or 0.0, max(self.delay_seconds, 0.05) * 2**attempt)
             log.warning("arXiv gave %s; retry %d/%d in %.1f s", last_error, attempt + 1, self.max_retries, wait)
             self._sleep(wait)
@@ -389,6 +397,13 @@ class PoliteArxivClient(arxiv.Client):
             return _Answer(response.status_code, response.headers, _read_body(response, deadline))
 
 
+@dataclass(frozen=True)
+class SearchAnswer:
+    total: int  # how many papers arXiv says match
+    records: tuple[PaperRecord, ...]  # the page, in arXiv's order
+    skipped: int = 0  # entries without a field we need (logged, never stored)
+
+
 @dataclass
 class ArxivSource:
     """Fetches one topic window as pages of records."""
@@ -397,7 +412,7 @@ class ArxivSource:
 
     @classmethod
     def from_settings(cls, settings, *, pacing: ArxivPacing | None = None,
-                      sleep: Callable[[float], None] = time.sleep) -> ArxivSource:
+                      sleep: Callable[[float], None] = time.sleep, metrics: Metrics = NOT_EXPOSED) -> ArxivSource:
         return cls(
             PoliteArxivClient(
                 api_url=settings.arxiv_api_url,
@@ -407,6 +422,7 @@ class ArxivSource:
                 max_retries=settings.arxiv_max_retries,
                 pacing=pacing,
                 sleep=sleep,
+                metrics=metrics,
             )
         )
 
@@ -432,6 +448,23 @@ class ArxivSource:
         page.extend(self.client.take_dropped())
         if page:
             yield page
+
+    def search(self, query: str, *, max_results: int, newest_first: bool = False) -> SearchAnswer:
+        """One page of arXiv's answer to a search query (`/papers`' Search arXiv): best first, or newest first.
+        One request, through the client's lock, pacing and retries; a page that is not whole is retried, never
+        half used."""
+        search = arxiv.Search(
+            query=query,
+            max_results=max_results,
+            sort_by=arxiv.SortCriterion.SubmittedDate if newest_first else arxiv.SortCriterion.Relevance,
+            sort_order=arxiv.SortOrder.Descending,
+        )
+        # The package asks for a whole client page (ARXIV_PAGE_SIZE) whatever max_results says: ask for what is shown.
+        feed = self.client._parse_feed(self.client._format_url(search, 0, max_results))
+        items = [*records_from_results(feed.results[:max_results]), *self.client.take_dropped()]
+        return SearchAnswer(total=feed.header.total_results if feed.results else 0,
+                            records=tuple(item for item in items if isinstance(item, PaperRecord)),
+                            skipped=sum(isinstance(item, BadEntry) for item in items))
 
     def fetch_by_ids(self, arxiv_ids: Sequence[str]) -> list[PaperRecord]:
         search = arxiv.Search(id_list=list(arxiv_ids), max_results=len(arxiv_ids))

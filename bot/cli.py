@@ -11,7 +11,11 @@ import json
 import logging
 import os
 import sys
+import urllib.error
+import urllib.request
 from datetime import UTC, date, datetime, time
+from functools import partial
+from importlib.metadata import version as package_version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,12 +25,14 @@ from bot import app, digest, ingest, search
 from bot.app import SlackUnavailable
 from bot.arxiv_source import ArxivUnavailable
 from bot.config import ConfigError, Settings
-from bot.logs import configure_logging
+from bot.error_reporting import init_error_reporting
+from bot.logs import RedactSecrets, configure_logging
+from bot.metrics import Metrics
 from bot.render_blocks.digest import digest_messages
 from bot.render_markdown import render_digest_markdown
 from bot.scheduler import describe
 from db.session import DatabaseUnavailable, describe_db_error
-from handlers.socket_mode import serve_socket_mode
+from handlers.socket_mode import socket_connected, socket_mode_handler
 
 log = logging.getLogger("papers-bot")
 
@@ -116,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _subcommand(sub, "scheduler", "run only the digest scheduler (the Procfile clock process)", "papers-bot scheduler")
 
+    health = _subcommand(sub, "health", "ask this machine's running papers-bot whether it is up (the Docker "
+                         "HEALTHCHECK)", "papers-bot health --ready")
+    health.add_argument("--ready", action="store_true", help="ask /readyz (database, Slack) instead of /healthz")
+
     db = _subcommand(sub, "db", "database maintenance", "papers-bot db upgrade")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION", parser_class=CliParser)
     db_sub.add_parser("upgrade", help="bring the schema to the latest migration")
@@ -126,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(
-            "DEBUG" if args.verbose else settings.log_level,
-            secrets=(settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-                     settings.slack_client_secret),
-        )
+        secrets = (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                   settings.slack_client_secret, settings.metrics_token, settings.sentry_dsn)
+        configure_logging("DEBUG" if args.verbose else settings.log_level, secrets=secrets,
+                          log_format=settings.log_format)
+        init_error_reporting(settings.sentry_dsn, RedactSecrets(secrets).redact,
+                             release=f"papers-bot@{package_version('papers-bot')}")
         return COMMANDS[args.command](settings, args)
     except (ConfigError, DatabaseUnavailable, ArxivUnavailable, SlackUnavailable) as err:
         print(f"papers-bot: {err}", file=sys.stderr)
@@ -200,22 +211,35 @@ def cmd_serve(settings: Settings, args) -> int:
                           "unset SLACK_APP_TOKEN (and do not pass --socket) to serve them")
     store = app.build_store(settings)
     services = app.Services(settings=settings, store=store)
+    services.metrics.count_logged_errors()
     bolt_app = app.build_bolt_app(services)
     if not args.no_scheduler:
-        scheduler = app.build_scheduler(settings, store, blocking=False, arxiv=services.arxiv)
+        scheduler = app.build_scheduler(settings, store, blocking=False, arxiv=services.arxiv,
+                                        metrics=services.metrics)
         scheduler.start()
         log.info("%s (in this process; use --no-scheduler with a separate clock process)", describe(scheduler))
     if args.socket or settings.slack_app_token:
         settings.require("SLACK_APP_TOKEN")
+        handler = socket_mode_handler(bolt_app, settings.slack_app_token)
+        _log_health_port(app.serve_health(settings, store, services.metrics,
+                                          socket_connected=partial(socket_connected, handler)))
         log.info("serving Slack in Socket Mode")
-        serve_socket_mode(bolt_app, settings.slack_app_token)
+        handler.start()
         return 0
     port = args.port or settings.port
-    server = app.make_http_server(app.build_wsgi_app(bolt_app, store), host="0.0.0.0", port=port)
-    log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz%s", port,
-             ", GET /slack/install, GET /slack/oauth_redirect" if settings.oauth_enabled else "")
+    if settings.health_port != port:  # the same port: the main server answers the health paths itself
+        _log_health_port(app.serve_health(settings, store, services.metrics))
+    server = app.make_http_server(app.build_wsgi_app(bolt_app, store, services=services), host="0.0.0.0", port=port)
+    log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz, /readyz%s%s", port,
+             ", /metrics" if settings.metrics_enabled else "",
+             ", /slack/install, /slack/oauth_redirect" if settings.oauth_enabled else "")
     server.run()
     return 0
+
+
+def _log_health_port(server) -> None:
+    if server is not None:
+        log.info("GET /healthz, /readyz and /metrics (when on) on port %d", server.effective_port)
 
 
 def cmd_digest(settings: Settings, args) -> int:
@@ -264,7 +288,10 @@ def cmd_digest(settings: Settings, args) -> int:
 def cmd_scheduler(settings: Settings, args) -> int:
     settings.require("SLACK_BOT_TOKEN")
     store = app.build_store(settings)
-    scheduler = app.build_scheduler(settings, store, blocking=True)
+    metrics = Metrics()
+    metrics.count_logged_errors()
+    scheduler = app.build_scheduler(settings, store, blocking=True, metrics=metrics)
+    _log_health_port(app.serve_health(settings, store, metrics, slack=None))  # no Slack request comes here
     log.info("%s; running until stopped", describe(scheduler))
     scheduler.start()
     return 0
@@ -311,8 +338,28 @@ def cmd_alerts(settings: Settings, args) -> int:
     return 0
 
 
+HEALTH_TIMEOUT_SECONDS = 4  # under the Dockerfile HEALTHCHECK's --timeout
+
+
+def cmd_health(settings: Settings, args) -> int:
+    """GET /healthz (or /readyz) of the papers-bot on this machine: HEALTH_PORT when set, else PORT."""
+    port = settings.health_port or settings.port
+    path = "/readyz" if args.ready else "/healthz"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through HTTP_PROXY: it is local
+    try:
+        with direct.open(f"http://127.0.0.1:{port}{path}", timeout=HEALTH_TIMEOUT_SECONDS) as answer:
+            print(f"{path}: {answer.status} {answer.read().decode(errors='replace')}")
+            return 0
+    except urllib.error.HTTPError as err:
+        print(f"papers-bot health: {path} answered {err.code} {err.read().decode(errors='replace')}", file=sys.stderr)
+    except (urllib.error.URLError, OSError) as err:
+        print(f"papers-bot health: nothing answers on port {port} ({getattr(err, 'reason', err)})", file=sys.stderr)
+    return 1
+
+
 COMMANDS = {
     "alerts": cmd_alerts,
+    "health": cmd_health,
     "fetch": cmd_fetch,
     "db": cmd_db,
     "digest": cmd_digest,

@@ -26,6 +26,7 @@ DEFAULT_KEYWORDS = (
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 ARXIV_DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 ARXIV_MAX_PAGE_SIZE = 2000  # arXiv's terms: at most 2,000 results a page.
+LOG_FORMATS = ("text", "json")  # text: one readable line a record; json: one JSON object a line (bot/logs.py)
 SEARCH_ENGINES = ("index", "sql")  # index: the derived full-text index (bot/search_index); sql: the database's own
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order: Monday is 0
 
@@ -95,6 +96,13 @@ class Settings:
     log_level: str = "INFO"
     search_engine: str = "index"
     search_index_dir: str | None = None  # None: beside the SQLite file, or a per-user cache dir for PostgreSQL
+    # Operations (README "Run it in production"): a port of its own for /healthz, /readyz and /metrics (Socket
+    # Mode and the clock process have no other), metrics opt-in behind a bearer token, JSON logs, Sentry.
+    health_port: int | None = None
+    metrics_enabled: bool = False
+    metrics_token: str | None = field(default=None, repr=False)
+    log_format: str = "text"
+    sentry_dsn: str | None = field(default=None, repr=False)  # its key lets anyone send events to the project
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +159,7 @@ class Settings:
             log_level=_check_log_level(get("LOG_LEVEL") or "INFO"),
             search_engine=_check_search_engine(get("SEARCH_ENGINE") or "index"),
             search_index_dir=get("SEARCH_INDEX_DIR"),
+            **_operations_settings(get, number),
         )
 
     @property
@@ -196,6 +205,32 @@ def _check_log_level(raw: str) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
     return level
+
+
+def _operations_settings(get, number) -> dict:
+    """HEALTH_PORT, METRICS_*, LOG_FORMAT and SENTRY_DSN, read by `from_env`'s `get` and `number`."""
+    return {
+        "health_port": int(number("HEALTH_PORT", 0, int, lo=1, hi=65535)) if get("HEALTH_PORT") else None,
+        "metrics_enabled": _flag("METRICS_ENABLED", get("METRICS_ENABLED")),
+        "metrics_token": get("METRICS_TOKEN"),
+        "log_format": _check_log_format(get("LOG_FORMAT") or "text"),
+        "sentry_dsn": get("SENTRY_DSN"),
+    }
+
+
+def _check_log_format(raw: str) -> str:
+    log_format = raw.strip().lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {raw!r}")
+    return log_format
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    """An on/off setting: unset is off; a typo is an error rather than silently off."""
+    value = (raw or "off").strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), got {raw!r}")
+    return value in ("1", "true", "yes", "on")
 
 
 def _parse_time(raw: str) -> time:

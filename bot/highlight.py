@@ -9,6 +9,7 @@ Porter gives the same stems as FTS5 and almost always the same as PostgreSQL, so
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -26,7 +27,10 @@ def _stemmer():
 
 @lru_cache(maxsize=4096)
 def stem(word: str) -> str:
-    return _stemmer().stemWord(word.lower())
+    """The word's Porter stem, accents folded first: the indexes fold them (SQLite's unicode61, the search index's
+    ascii_fold), so `naïve` matched "naive" and both must be bold."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
+    return _stemmer().stemWord(folded)
 
 
 def stemmed_spans(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]]:

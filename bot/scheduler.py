@@ -33,6 +33,7 @@ from bot.digest_choose import refresh_papers, today_in
 from bot.digest_notice import post_arxiv_unavailable_notice
 from bot.digest_records import PostReport
 from bot.message_poster import MessagePoster
+from bot.metrics import NOT_EXPOSED, Metrics
 from db import ledger
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class DigestJob:
     notify_paused: Callable[[PausedChannel], bool] | None = None
     # DMs each follower the new papers their follows matched (handlers.dms), right after the channel digests.
     send_alerts: Callable[[], object] | None = None
+    metrics: Metrics = NOT_EXPOSED  # digests and papers posted, DMs sent (the process's, when it serves /metrics)
 
     def channels(self) -> list[str]:
         with self.factory.begin() as session:
@@ -109,6 +111,7 @@ class DigestJob:
                 self._retry(channel, retry_at)
                 continue
             reports.append(report)
+            self.metrics.digest_done(report)
             note_digest_outcome(self.factory, self.settings, report, notify=self.notify_paused, now=self.clock())
             # Another process holds the run (busy), or an outage stopped it (failed): try again later today.
             if report.retry_at:
@@ -120,7 +123,8 @@ class DigestJob:
         if self.send_alerts is None:
             return
         try:
-            self.send_alerts()  # idempotent: a paper is sent to a user once, so a retried run sends nothing twice
+            # idempotent: a paper is sent to a user once, so a retried run sends nothing twice
+            self.metrics.dms_done(self.send_alerts())
         except Exception:  # noqa: BLE001 - the digests are out; the DMs go with tomorrow's run
             log.exception("follow alerts failed; the papers stay unsent until the next run")
 

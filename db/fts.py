@@ -5,7 +5,8 @@ on SQLite's FTS5 table `papers_fts` (porter stemming, `bm25()`) or PostgreSQL's 
 `papers.search_vector` (english stemming, `ts_rank_cd`, or `ts_rank` for one word). Both rank the title
 above the authors above the abstract, and every piece of user text reaches the database as a bound
 parameter. On SQLite, `cat:`, `since:` and `unread` are checked against `papers_fts_filters`, a narrow copy of
-(id, published, categories), not the wide `papers` rows (2-5x faster at 100k papers, BENCHMARKS.md).
+(id, published, categories), not the wide `papers` rows (2-5x faster at 100k papers, BENCHMARKS.md), with words
+or without.
 
 This is the SQL path: with SEARCH_ENGINE=index (bot/search_index) it answers only while the index is not
 current; with SEARCH_ENGINE=sql it answers every search.
@@ -88,7 +89,7 @@ def search_papers_fts(
     match = fts5_match(query) if dialect == "sqlite" else None
     if match is not None and query.all_of and not (query.since or query.categories or unread_only):
         return _sqlite_words_only(session, match=match, limit=limit, offset=offset, reader=reader)
-    if match is not None and (query.since or query.categories or unread_only):
+    if dialect == "sqlite" and (query.since or query.categories or unread_only):
         return _sqlite_filtered(session, match=match, query=query, limit=limit, offset=offset, reader=reader,
                                 unread_only=unread_only)
     build = _postgres_parts if dialect == "postgresql" else _sqlite_parts
@@ -169,16 +170,23 @@ _SQLITE_FILTERS = table("papers_fts_filters", column("paper_id", Integer), colum
                         column("categories", Text))
 
 
-def _sqlite_filtered(session: Session, *, match: str, query: FtsQuery, limit: int, offset: int,
+def _sqlite_filtered(session: Session, *, match: str | None, query: FtsQuery, limit: int, offset: int,
                      reader: tuple[str, str] | None, unread_only: bool) -> FtsPage:
-    """Words (or authors) with `cat:`, `since:` or `unread`: matched, filtered and ranked without `papers`;
-    the page's papers are loaded last. Ties go to the newest, then the latest stored."""
+    """`cat:`, `since:` or `unread`, with or without words (or authors): matched, filtered and ranked without
+    `papers`; the page's papers are loaded last. Ties go to the newest, then the latest stored."""
     narrow = _SQLITE_FILTERS.c
     fts = literal_column("papers_fts")
     fts_table = table("papers_fts", column("rowid", Integer))
-    joined = fts_table.join(_SQLITE_FILTERS, narrow.paper_id == fts_table.c.rowid)
-    conditions = [fts.op("MATCH")(bindparam("fts_match", match)),
-                  *_filter_conditions(query, published=narrow.published, categories=narrow.categories)]
+    conditions = _filter_conditions(query, published=narrow.published, categories=narrow.categories)
+    if match is not None:
+        joined = fts_table.join(_SQLITE_FILTERS, narrow.paper_id == fts_table.c.rowid)
+        conditions.insert(0, fts.op("MATCH")(bindparam("fts_match", match)))
+    else:  # filters alone (`cat:cs.LG -survey`): the narrow table is all there is to read
+        joined = _SQLITE_FILTERS
+        if query.none_of:
+            excluded = " OR ".join(fts5_string(p) for p in query.none_of)
+            matching = select(fts_table.c.rowid).where(fts.op("MATCH")(bindparam("fts_excluded", excluded)))
+            conditions.append(narrow.paper_id.not_in(matching.scalar_subquery()))
     if reader is not None and unread_only:
         read_papers = (select(Paper.id).join(Read, Read.arxiv_id == Paper.arxiv_id)
                        .where(Read.team_id == reader[0], Read.user_id == reader[1]))

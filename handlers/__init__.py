@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from slack_bolt import BoltResponse
 
-from handlers import actions, commands, events, follows, saved, saved_clicks, unfurls
+from handlers import actions, arxiv_search, commands, events, follows, saved, saved_clicks, unfurls
 from handlers.arxiv_lookups import ArxivLookups
+from handlers.observe import SKIPPED
 from handlers.replays import SkipReplays
 
 
@@ -17,6 +18,7 @@ def register(app, services, lookups: ArxivLookups) -> None:
     app.middleware(skip_slack_retries)
     app.middleware(SkipReplays())
     commands.register(app, services, lookups)
+    arxiv_search.register(app, services, lookups)
     actions.register(app, services)
     events.register(app, services)
     saved.register(app, services, lookups)
@@ -34,5 +36,6 @@ def skip_slack_retries(req, resp, next):  # noqa: A002 - Bolt passes `next` by n
     """
     retry = (req.headers.get("x-slack-retry-num") or ["0"])[0].strip()
     if retry not in ("", "0"):
+        req.context[SKIPPED] = "retry"
         return BoltResponse(status=200, body="")
     return next()

@@ -1,5 +1,6 @@
-"""The Bolt app: signature verification, ack-then-work, every listener registered; one workspace's bot token
-checked by auth.test at start-up, or many workspaces installed through OAuth (handlers/oauth.py)."""
+"""The Bolt app: signature verification, ack-then-work, every listener registered, every request observed
+(handlers.observe); one workspace's bot token checked by auth.test at start-up, or many workspaces installed
+through OAuth (handlers/oauth.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 import handlers
 from bot import search_index
-from handlers import oauth
+from handlers import oauth, observe
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.web_client import build_web_client
 
@@ -31,6 +32,7 @@ def build_bolt_app(services) -> App:
     """The real Bolt app with signature verification and every listener registered."""
     settings = services.settings
     app = _oauth_app(services) if settings.oauth_enabled else _single_workspace_app(settings)
+    observe.instrument(app, services.metrics)  # request counts, ack and reply latency, workspace in the logs
     handlers.register(app, services, ArxivLookups())
     search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
     return app

@@ -1,18 +1,25 @@
-"""The HTTP side: the WSGI routes (POST /slack/events to Bolt, GET /healthz, GET /slack/install and
-/slack/oauth_redirect to Bolt's OAuth flow when it is on) and the waitress server.
+"""The HTTP side: the WSGI routes (POST /slack/events to Bolt; GET /healthz, /readyz and /metrics; GET
+/slack/install and /slack/oauth_redirect to Bolt's OAuth flow when it is on) and the waitress servers (the
+one Slack posts to, and the small health server of Socket Mode and the clock process).
 
 The edge refuses what Bolt would choke on before it runs: a content type Slack never sends (415), signature
 headers that cannot be a signature (401: Bolt's check raises on a non-numeric timestamp), and a body that
 is not the JSON or form it claims to be (400: Bolt parses the body before it checks the signature). Each
-refusal is one log line, never a traceback. `/healthz` reports what the `health` callable passed in says
-(the composition root checks the database), so nothing here touches storage.
+refusal is one log line, never a traceback.
+
+`OpsRoutes` answers the operator's paths: `/healthz` is 200 while the process serves (it touches nothing);
+`/readyz` is 200 when every check the composition root passed in says "ok" (the database, the Slack token at
+start-up, the Socket Mode connection), else 503 naming the first that is not; `/metrics` is the Prometheus
+text, 404 unless metrics are on, and with a token set, 401 without `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -45,20 +52,62 @@ def _signature_headers_problem(environ) -> str | None:
     return None
 
 
-class SlackWsgiApp:
-    """POST /slack/events goes to Bolt; GET /healthz answers `health()` = (ok, the database's state); GET
-    /slack/install and /slack/oauth_redirect go to Bolt's OAuth flow (404 without one); anything else is 404."""
+Readiness = Callable[[], dict[str, str]]  # each check's state: "ok", or a short reason it is not
 
-    def __init__(self, bolt_app, *, health: Callable[[], tuple[bool, str]]):
-        self.slack = SlackRequestHandler(bolt_app, path="/slack/events")
-        self.health = health
+
+class OpsRoutes:
+    """GET /healthz, /readyz and /metrics (see the module docstring); any other path is 404."""
+
+    PATHS = ("/healthz", "/readyz", "/metrics")
+
+    def __init__(self, *, ready: Readiness, metrics: Callable[[], bytes] | None = None,
+                 metrics_content_type: str = "text/plain", metrics_token: str | None = None):
+        self.ready = ready
+        self.metrics = metrics  # None: metrics are off
+        self.metrics_content_type = metrics_content_type
+        self.metrics_token = metrics_token
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
-            ok, database = self.health()
-            body = json.dumps({"ok": ok, "database": database}).encode()
-            return _answer(start_response, "200 OK" if ok else "503 Service Unavailable", body, "application/json")
+            return _answer(start_response, "200 OK", b'{"ok": true}', "application/json")
+        if path == "/readyz":
+            return self.readiness(start_response)
+        if path == "/metrics" and self.metrics is not None:
+            return self.metrics_page(environ, start_response)
+        return _answer(start_response, "404 Not Found", b"not found")
+
+    def readiness(self, start_response):
+        checks = self.ready()
+        problems = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
+        body = {"ok": not problems, **checks}
+        if problems:
+            body["reason"] = problems[0]
+        return _answer(start_response, "503 Service Unavailable" if problems else "200 OK", json.dumps(body).encode(),
+                       "application/json")
+
+    def metrics_page(self, environ, start_response):
+        if self.metrics_token:
+            given = environ.get("HTTP_AUTHORIZATION", "").encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(given, f"Bearer {self.metrics_token}".encode()):
+                start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("Content-Length", "20"),
+                                                    ("WWW-Authenticate", "Bearer")])
+                return [b"bearer token needed\n"]
+        return _answer(start_response, "200 OK", self.metrics(), self.metrics_content_type)
+
+
+class SlackWsgiApp:
+    """POST /slack/events goes to Bolt; /healthz, /readyz and /metrics to `ops`; GET /slack/install and
+    /slack/oauth_redirect to Bolt's OAuth flow (404 without one); anything else is 404."""
+
+    def __init__(self, bolt_app, *, ops: OpsRoutes):
+        self.slack = SlackRequestHandler(bolt_app, path="/slack/events")
+        self.ops = ops
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path in OpsRoutes.PATHS:
+            return self.ops(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST" and path == "/slack/events":
             return self.slack_event(environ, start_response)
         if environ.get("REQUEST_METHOD") == "GET" and path in INSTALL_PATHS:
@@ -92,8 +141,8 @@ class SlackWsgiApp:
             return _answer(start_response, "400 Bad Request", b"unreadable request body")
 
 
-def build_wsgi_app(bolt_app, *, health: Callable[[], tuple[bool, str]]) -> SlackWsgiApp:
-    return SlackWsgiApp(bolt_app, health=health)
+def build_wsgi_app(bolt_app, *, ops: OpsRoutes) -> SlackWsgiApp:
+    return SlackWsgiApp(bolt_app, ops=ops)
 
 
 # Sized for Slack: small requests sent whole, each answered in milliseconds (the work runs after the ack
@@ -121,3 +170,33 @@ def make_http_server(wsgi_app, *, host: str, port: int):
         max_request_body_size=MAX_REQUEST_BODY_BYTES,
         ident="papers-bot",
     )
+
+
+HEALTH_THREADS = 2  # an orchestrator's probes and a Prometheus scrape, a few a minute
+
+
+class HealthServer:
+    """The operator's paths alone on their own port (Socket Mode and the clock process serve nothing else), served
+    from a daemon thread beside the process's real work."""
+
+    def __init__(self, ops: OpsRoutes, *, host: str, port: int):
+        self.server = create_server(ops, host=host, port=port, threads=HEALTH_THREADS,
+                                    channel_timeout=IDLE_TIMEOUT_SECONDS, max_request_body_size=MAX_REQUEST_BODY_BYTES,
+                                    ident="papers-bot-health")
+        self.effective_port = self.server.effective_port
+        self._closing = threading.Event()
+
+    def start(self) -> HealthServer:
+        threading.Thread(target=self._run, name="health-server", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            if not self._closing.is_set():  # closing the socket under select() raises EBADF; only that is expected
+                raise
+
+    def close(self) -> None:
+        self._closing.set()
+        self.server.close()

@@ -22,13 +22,15 @@ from collections.abc import Callable
 from slack_bolt import BoltResponse
 from slack_bolt.middleware import Middleware
 
-from bot.render_blocks.common import MARK_READ, MARK_UNREAD, OPEN_PDF, SEARCH_SHARE
+from bot.render_blocks.common import MARK_READ, MARK_UNREAD, OPEN_PDF, SEARCH_ARXIV, SEARCH_SHARE
 from bot.render_blocks.mrkdwn import unescape
 from handlers.commands import BY_WORD, route
+from handlers.observe import SKIPPED
 
 log = logging.getLogger(__name__)
 
-STATE_CHANGING_ACTIONS = frozenset({MARK_READ, MARK_UNREAD, OPEN_PDF, SEARCH_SHARE})
+# Search arXiv stores papers and costs an arXiv request: a replay must not ask arXiv again.
+STATE_CHANGING_ACTIONS = frozenset({MARK_READ, MARK_UNREAD, OPEN_PDF, SEARCH_SHARE, SEARCH_ARXIV})
 # Slack's signature window is 5 minutes either side of the request's timestamp; a minute more for clocks.
 WINDOW_SECONDS = 6 * 60
 MAX_REMEMBERED = 50_000  # about 10 MB at most; past it the oldest are forgotten first
@@ -70,6 +72,7 @@ class SkipReplays(Middleware):
         digest = hashlib.sha256((req.raw_body or "").encode("utf-8", "surrogatepass")).hexdigest()
         if self.seen_before((team_id, user_id, action, digest)):
             log.warning("dropped a replayed %s from %s/%s", action, team_id, user_id)
+            req.context[SKIPPED] = "replay"
             return BoltResponse(status=200, body="")
         return next()
 

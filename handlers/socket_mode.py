@@ -11,6 +11,6 @@ def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
     return SocketModeHandler(app, app_token)
 
 
-def serve_socket_mode(app: App, app_token: str) -> None:
-    """Serve Slack over Socket Mode until the process is stopped."""
-    socket_mode_handler(app, app_token).start()
+def socket_connected(handler: SocketModeHandler) -> bool:
+    """Whether the WebSocket to Slack is open now (what /readyz reports in Socket Mode)."""
+    return bool(handler.client.is_connected())

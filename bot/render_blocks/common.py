@@ -30,6 +30,7 @@ MORE_LIKE_THIS = "paper_more_like_this"  # value: the version-less arXiv id
 OPEN_PDF = "paper_open_pdf"
 SEARCH_MORE = "search_more"
 SEARCH_SHARE = "search_share"
+SEARCH_ARXIV = "search_arxiv"  # value: {"q": the query text}
 HISTORY_MORE = "history_more"
 SAVE_PAPER = "paper_save"
 REMOVE_SAVED = "paper_remove_saved"

@@ -1,4 +1,5 @@
-"""Block Kit for `/papers` search: the results page, no matches, a bad query, the More button, Share.
+"""Block Kit for `/papers` search: the results page, no matches, a bad query, the More button, Share, and
+Search arXiv (the button under fewer than 3 results, "searching…", arXiv's hits, arXiv failing).
 
 Pure functions of bot.search's records. Paper text and the user's query always go through mrkdwn
 escaping (`escape`, `title_link`, `authors_mrkdwn`, `highlight_mrkdwn`), so a query or an abstract
@@ -11,9 +12,11 @@ import json
 import re
 from collections.abc import Sequence
 
+from bot.arxiv_search import OFFER_BELOW, ArxivSearchResult, can_search_arxiv
 from bot.highlight import match_spans
 from bot.paper_text import readable, snippet
 from bot.render_blocks.common import (
+    SEARCH_ARXIV,
     SEARCH_MORE,
     SEARCH_SHARE,
     button,
@@ -111,8 +114,9 @@ def result_blocks(hit: SearchHit, query: ParsedQuery, *, offset: int = 0) -> lis
     return [*blocks, actions, {"type": "divider"}]
 
 
-def results_message(page: SearchPage) -> dict:
-    """The ephemeral reply: how many match, this page of results, and More while there are others."""
+def results_message(page: SearchPage, *, offer_arxiv: bool = True) -> dict:
+    """The ephemeral reply: how many match, this page of results, and More while there are others; under
+    3 results, Search arXiv."""
     shown = _display_query(page.query)
     first, last = page.offset + 1, page.offset + len(page.hits)
     noun = "paper matches" if page.total == 1 else "papers match"
@@ -128,6 +132,8 @@ def results_message(page: SearchPage) -> dict:
             label = f"Show {min(remaining, PAGE_SIZE)} more" + (f" of {remaining}" if remaining > PAGE_SIZE else "")
             blocks.append({"type": "actions", "block_id": "search_more",
                            "elements": [button(label, SEARCH_MORE, value)]})
+    if offer_arxiv and page.offset == 0 and page.total < OFFER_BELOW:
+        blocks.extend(arxiv_offer_blocks(page.query))
     return {"response_type": "ephemeral", "text": f"{page.total} {noun} {shown}", "blocks": blocks}
 
 
@@ -135,7 +141,7 @@ def paper_result_message(paper: PaperRecord, *, read: bool, query_text: str) -> 
     """`/papers 2503.14881` (or a link): that one paper, as a search result."""
     page = SearchPage(query=ParsedQuery(text=query_text), total=1, offset=0,
                       hits=(SearchHit(paper=paper, score=0.0, read=read),))
-    return results_message(page)
+    return results_message(page, offer_arxiv=False)
 
 
 def no_matches_message(query: ParsedQuery) -> dict:
@@ -145,7 +151,71 @@ def no_matches_message(query: ParsedQuery) -> dict:
     advice += ", or drop a filter." if filters else " (e.g. `pruning` rather than `structured channel pruning`)."
     text = f"No papers match `{shown}`. {advice}"
     return {"response_type": "ephemeral", "text": text,
-            "blocks": [section(text), context(TIPS)]}
+            "blocks": [section(text), context(TIPS), *arxiv_offer_blocks(query)]}
+
+
+# -- Search arXiv -----------------------------------------------------------------------------------
+
+
+def arxiv_value(query_text: str) -> str:
+    """The Search arXiv button's value: the query as typed (at most 500 characters, so always within 2,000)."""
+    value = json.dumps({"q": query_text}, ensure_ascii=False, separators=(",", ":"))
+    # `<`, `>` and `&` as JSON escapes: the same string to json.loads, and no markup in the message at all.
+    value = value.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return value if len(value) <= MAX_BUTTON_VALUE else ""
+
+
+def parse_arxiv_value(value: str | None) -> str | None:
+    query = _loads(value or "").get("q")
+    return query if isinstance(query, str) and query.strip() else None
+
+
+def arxiv_offer_blocks(query: ParsedQuery, *, label: str = "Search arXiv") -> list[dict]:
+    """A context line and the Search arXiv button, for a query arXiv can be asked (words, author:, cat:)."""
+    value = arxiv_value(query.text) if can_search_arxiv(query) else ""
+    if not value:
+        return []
+    return [context("Not here yet? arXiv may have it: its matches are stored here and shown to you."),
+            {"type": "actions", "block_id": "search_arxiv", "elements": [button(label, SEARCH_ARXIV, value)]}]
+
+
+def searching_arxiv_message(query_text: str) -> dict:
+    """What replaces the results at once after a click: arXiv answers one request every few seconds."""
+    text = f"Searching arXiv for `{_display_query(ParsedQuery(text=query_text))}`… (arXiv takes a few seconds)"
+    return {"response_type": "ephemeral", "text": text, "blocks": [section(text)]}
+
+
+def arxiv_results_message(result: ArxivSearchResult) -> dict:
+    """arXiv's hits, as now stored: how many arXiv has, how many were new here, then the papers."""
+    shown = _display_query(result.query)
+    if not result.hits:
+        text = (f"arXiv has no papers matching `{shown}` either. Try fewer or broader words."
+                if result.total_on_arxiv == 0 else
+                f"arXiv's matches for `{shown}` are all left out by your filters (`since:`, `cat:`, `unread`).")
+        return {"response_type": "ephemeral", "text": text, "blocks": [section(text), context(TIPS)]}
+    noun = "paper matches" if result.total_on_arxiv == 1 else "papers match"
+    head = f"*{result.total_on_arxiv:,}* {noun} `{shown}` on arXiv"
+    if result.total_on_arxiv > len(result.hits):
+        head += f" · showing {len(result.hits)}"
+    stored = "All stored already"
+    if result.new:
+        stored = f"{result.new} new {'paper' if result.new == 1 else 'papers'} stored"
+    blocks: list[dict] = [section(head), context(f"{stored}: `/papers {shown}` now finds them here.")]
+    for hit in result.hits:
+        blocks.extend(result_blocks(hit, result.query))
+    blocks.append(context(TIPS))
+    return {"response_type": "ephemeral", "text": f"{result.total_on_arxiv} {noun} {shown} on arXiv",
+            "blocks": blocks}
+
+
+def arxiv_failed_message(query_text: str, problem: str) -> dict:
+    """arXiv (or the store) failed: say so in one line, and keep the button to try again."""
+    blocks = [section(escape(problem))]
+    value = arxiv_value(query_text)
+    if value:
+        blocks.append({"type": "actions", "block_id": "search_arxiv",
+                       "elements": [button("Try arXiv again", SEARCH_ARXIV, value)]})
+    return {"response_type": "ephemeral", "text": escape(problem), "blocks": blocks}
 
 
 def shared_paper_message(paper: PaperRecord, *, shared_by: str) -> dict:

@@ -17,7 +17,7 @@ loaded from SQL, reads come from SQL, and any doubt sends the query to SQL (db/f
   process that does not follow (the CLI's `search`) uses the folder if it is current, else SQL.
 
 `attach` (from bot.app.build_store) registers an index for an engine when SEARCH_ENGINE=index; bot.search
-asks `index_for(session.get_bind())`.
+asks `index_for(session.get_bind())`. Disposing the engine stops its follower.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import tantivy
-from sqlalchemy import Engine, make_url
+from sqlalchemy import Engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -401,7 +401,17 @@ def attach(engine: Engine, settings: Settings, *, poll_seconds: float = POLL_SEC
         return None
     index = SearchIndex(engine, directory, poll_seconds=poll_seconds)
     _indexes[engine] = index
+    # Disposing the engine (a process or a test done with its store) stops its follower: left running, it would
+    # poll, and so hold a database connection, for as long as anything keeps the store alive.
+    event.listen(engine, "engine_disposed", _stop_following(index))
     return index
+
+
+def _stop_following(index: SearchIndex) -> Callable[[Engine], None]:
+    def on_dispose(_engine: Engine) -> None:
+        index.close()
+
+    return on_dispose
 
 
 def index_for(bind) -> SearchIndex | None:

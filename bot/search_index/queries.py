@@ -61,11 +61,18 @@ def _word_terms(analyzer: tantivy.TextAnalyzer, word: str) -> list[list[str]]:
 
     SQLite's porter stemmer drops any plural s (`llms` -> `llm`, `gpus` -> `gpu`); the index's Snowball
     stemmer keeps it after a word without another vowel, which is most acronyms. Searching the singular and
-    the plural form of each word keeps the index's matches equal to SQLite's.
+    the plural form of each word (`_number_twin`) keeps the index's matches equal to SQLite's.
     """
     tokens = analyzer.analyze(word)
     if len(tokens) != 1:
         return [[token] for token in tokens]
-    other = word[:-1] if word.endswith("s") and not word.endswith("ss") else word + "s"
-    alternatives = dict.fromkeys(tokens + (analyzer.analyze(other) if other else []))
+    alternatives = dict.fromkeys(tokens + (analyzer.analyze(other) if (other := _number_twin(word)) else []))
     return [list(alternatives)]
+
+
+def _number_twin(word: str) -> str:
+    """The plural of a singular word, the singular of a plural one, as SQLite's porter stemmer pairs them: it
+    stems only tokens of 3 letters or more, so `ais` meets `ai` but `cs` never meets `c`. "" when there is none."""
+    if word.endswith("s"):
+        return word[:-1] if len(word) >= 3 and not word.endswith("ss") else ""
+    return word + "s" if len(word) >= 2 else ""

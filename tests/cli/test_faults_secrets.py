@@ -60,7 +60,7 @@ def test_a_database_password_stays_out_of_the_start_up_error(monkeypatch, capsys
     assert DB_PASSWORD not in captured.out + captured.err
 
 
-def test_a_database_password_stays_out_of_healthz_and_the_logs(slack_settings, fake_slack, caplog):
+def test_a_database_password_stays_out_of_readyz_and_the_logs(slack_settings, fake_slack, caplog):
     import dataclasses
 
     import requests
@@ -77,7 +77,7 @@ def test_a_database_password_stays_out_of_healthz_and_the_logs(slack_settings, f
     stop = run_server_in_thread(server)
     try:
         base = f"http://127.0.0.1:{server.effective_port}"
-        health = requests.get(f"{base}/healthz", timeout=30)
+        health = requests.get(f"{base}/readyz", timeout=30)
         post(f"{base}/slack/events", slash_command_body("history", response_url=fake_slack.response_url()))
         [reply] = fake_slack.wait_for("response_url", 1, timeout=30)
     finally:

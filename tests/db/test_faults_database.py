@@ -1,5 +1,6 @@
 """The database going away under a running server: every command and click is acked, and the user gets a
-short ephemeral apology (no traceback, no 5xx, no hang); the App Home keeps its last view; /healthz fails."""
+short ephemeral apology (no traceback, no 5xx, no hang); the App Home keeps its last view; /readyz fails
+(/healthz, the process, stays up)."""
 
 from __future__ import annotations
 
@@ -127,11 +128,14 @@ def test_the_app_home_keeps_its_last_view_while_the_database_is_down(down_server
     assert fake_slack.calls_to("views.publish", ok=None) == []
 
 
-def test_healthz_fails_fast_while_the_database_is_down(down_server):
-    response = requests.get(f"{down_server}/healthz", timeout=30)
+def test_readyz_fails_fast_while_the_database_is_down_and_healthz_stays_up(down_server):
+    response = requests.get(f"{down_server}/readyz", timeout=30)
     assert response.status_code == 503 and response.json()["ok"] is False
     assert response.json()["database"].startswith("database check failed")
+    assert response.json()["reason"].startswith("database: database check failed")
     assert not any(leak in response.text for leak in ("postgres@", "Traceback"))
+    # The process itself is up: an orchestrator should wait for the database, not restart the server.
+    assert requests.get(f"{down_server}/healthz", timeout=5).json() == {"ok": True}
 
 
 class DroppingPoster:

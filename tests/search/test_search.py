@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot import search_index
 from bot.config import Settings
 from bot.ingest import ingest_feed_file
+from bot.render_blocks.search import search_snippet
 from bot.search import (
     MAX_QUERY_CHARS,
     BadQuery,
@@ -286,6 +287,33 @@ def test_unread_hides_the_papers_the_user_read(seeded):
     assert "2503.11816" not in unread and len(unread) == 8
     # Another user's reads are theirs alone.
     assert "2503.11816" in ids(search(seeded, "kv cache unread", team_id="T1", user_id="U2"))
+
+
+def test_a_word_under_three_letters_matches_only_itself_while_longer_ones_find_their_plurals(seeded):
+    # SQLite's porter stemmer leaves tokens under 3 letters alone: `c` is not `cs`, but `ai` finds "AIs" (stemmed).
+    with seeded.session_factory.begin() as session:
+        ingest_records_now(session, [
+            ("2503.99011", "Teaching CS undergraduates with okapis", "Okapi CS courses."),
+            ("2503.99012", "Okapi kernels written in C", "Fast okapi code in plain C."),
+            ("2503.99013", "Okapi AIs as agents", "Several okapi AIs cooperate."),
+        ])
+    if (index := search_index.index_for(seeded.engine)) is not None:
+        assert index.wait_until_current()
+    assert ids(search(seeded, "okapi c++")) == ["2503.99012"]
+    assert ids(search(seeded, "okapi cs")) == ["2503.99011"]
+    assert ids(search(seeded, "okapi ai")) == ["2503.99013"]
+
+
+def test_accented_and_plain_spellings_find_and_bold_each_other(seeded):
+    # The indexes fold accents (SQLite's unicode61, the index's ascii_fold): what they match must be bold too.
+    with seeded.session_factory.begin() as session:
+        ingest_records_now(session, [("2503.99021", "A naïve okapi baseline", "Naive okapi methods still win.")])
+    if (index := search_index.index_for(seeded.engine)) is not None:
+        assert index.wait_until_current()
+    for typed in ("naïve okapi", "naive okapi"):
+        page = search(seeded, typed)
+        assert ids(page) == ["2503.99021"], typed
+        assert search_snippet(page.hits[0].paper, page.query.highlight_terms).startswith("*Naive* *okapi*"), typed
 
 
 def test_no_match_is_an_empty_page_not_an_error(seeded):

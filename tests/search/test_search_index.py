@@ -270,3 +270,46 @@ def test_the_follower_thread_ends_with_its_store(seeded, settings, tmp_path):
     gc.collect()
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_disposing_a_stores_engine_stops_its_follower(seeded, settings, tmp_path):
+    store = build_store(replace(settings, search_index_dir=str(tmp_path / "disposed")), migrate=False)
+    before = set(threading.enumerate())
+    index = search_index.follow(store.engine)
+    assert eventually(index.is_current)
+    (thread,) = set(threading.enumerate()) - before
+    store.engine.dispose()  # the store itself is still referenced: only its disposal can end the follower
+    thread.join(10)
+    assert not thread.is_alive()
+    assert search(store, "kv cache").total == KV_CACHE_TOTAL  # the store still answers (a disposed engine reconnects)
+    ingest_records(store.session_factory, [new_paper("2599.00006", "Okapi sparsity")])
+    time.sleep(3 * FAST_POLL)
+    assert not index.is_current()  # nobody follows any more: SQL answers what the index has not seen
+    assert ids(search(store, "okapi")) == ["2599.00006"]
+    store.engine.dispose()
+
+
+def test_deleting_the_folder_in_the_middle_of_a_build_is_safe(seeded, settings, tmp_path, monkeypatch):
+    expected = ids(search(seeded, "kv cache"))
+    building, release = threading.Event(), threading.Event()
+    real_read = search_feed.papers_after_id
+
+    def slow_read(session, **kwargs):
+        building.set()
+        assert release.wait(20)
+        return real_read(session, **kwargs)
+
+    monkeypatch.setattr(search_feed, "papers_after_id", slow_read)
+    index = search_index.attach(seeded.engine, replace(settings, search_index_dir=str(tmp_path / "doomed")),
+                                poll_seconds=FAST_POLL)
+    index.start()
+    try:
+        assert building.wait(10)
+        shutil.rmtree(index.directory)  # while the build holds the writer and has written nothing yet
+        release.set()
+        assert eventually(index.is_current)
+        assert set(ids(search(seeded, "kv cache"))) == set(expected) and index.answered == 1  # ranks differ on PG
+        assert (index.path / "meta.json").exists()
+    finally:
+        release.set()
+        index.close()

@@ -10,10 +10,13 @@ import requests
 from tests.slack_requests import event_body, post, signed_headers, slash_command_body
 
 
-def test_healthz_checks_the_database(slack_server):
+def test_healthz_says_the_process_is_up_and_readyz_checks_the_database_and_the_token(slack_server):
     response = requests.get(f"{slack_server}/healthz", timeout=5)
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "database": "ok"}
+    assert response.json() == {"ok": True}
+    ready = requests.get(f"{slack_server}/readyz", timeout=5)
+    assert ready.status_code == 200
+    assert ready.json() == {"ok": True, "database": "ok", "slack": "ok"}
 
 
 def test_forged_signature_is_refused(slack_server):
