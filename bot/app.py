@@ -20,8 +20,9 @@ from bot.digest_records import PostReport
 from bot.metrics import EXPOSITION_CONTENT_TYPE, NOT_EXPOSED, Metrics
 from bot.oai_source import PoliteOaiClient
 from db.arxiv_pacing import SharedArxivPacing
+from db.installations import installed_team_ids
 from db.session import DatabaseUnavailable, check_database, make_engine, make_session_factory, upgrade
-from handlers import http_server
+from handlers import http_server, oauth
 
 # The Slack edge, built in handlers/ and offered here with the rest of the wiring (the CLI and tests use these).
 from handlers.bolt_app import SlackUnavailable as SlackUnavailable
@@ -91,16 +92,39 @@ class Services:
                                                                  metrics=self.metrics))
 
 
-def build_digest_poster(settings: Settings) -> SlackPoster:
-    settings.require("SLACK_BOT_TOKEN")
-    return SlackPoster(build_web_client(settings))
+def build_digest_poster(settings: Settings, client=None) -> SlackPoster:
+    """The digest's poster, through `client` (a workspace's), else SLACK_BOT_TOKEN's."""
+    if client is None:
+        settings.require("SLACK_BOT_TOKEN")
+        client = build_web_client(settings)
+    return SlackPoster(client)
 
 
 def workspace_installations(settings: Settings, store: Store) -> workspaces.Installations:
-    """The workspaces the daily jobs run for, each with its own Web client (bot.workspaces' seam). Single-token
-    mode: SLACK_BOT_TOKEN's one workspace, which also takes the rows from before workspaces the first time it is
-    known. An OAuth installation store plugs in here instead, yielding (team_id, its client) per installation."""
-    return SingleTokenWorkspace(settings, on_resolved=partial(workspaces.adopt_unassigned_rows, store.session_factory))
+    """The workspaces the daily jobs run for, each with its own Web client (bot.workspaces' seam).
+
+    Single-token mode: SLACK_BOT_TOKEN's one workspace, which also takes the rows from before workspaces the first
+    time it is known. OAuth mode: every installation with its own (refreshed) token, plus SLACK_BOT_TOKEN's
+    workspace, when that is set too, until it installs through /slack/install (so turning OAuth on cuts no one off).
+    """
+    settings.require_slack_credentials()
+    token_workspace = None
+    if settings.slack_bot_token:
+        token_workspace = SingleTokenWorkspace(
+            settings, on_resolved=partial(workspaces.adopt_unassigned_rows, store.session_factory))
+    if not settings.oauth_enabled:
+        return token_workspace
+    return partial(_installed_then_token_workspace, settings, store, token_workspace)
+
+
+def _installed_then_token_workspace(settings: Settings, store: Store,
+                                    token_workspace: SingleTokenWorkspace | None) -> list[tuple[str, object]]:
+    served = [(team_id, build_web_client(settings, token=token))
+              for team_id, token in installed_workspaces(settings, store)]
+    installed = {team_id for team_id, _ in served}
+    if token_workspace is not None:
+        served += [(team_id, client) for team_id, client in token_workspace() if team_id not in installed]
+    return served
 
 
 def workspace_digest_job(settings: Settings, store: Store, arxiv: ArxivSource, metrics: Metrics,
@@ -217,3 +241,14 @@ def send_alerts(settings: Settings, store: Store, *, until=None,
         lambda workspace: send_follow_alerts(workspace.client, store.session_factory, team_id=workspace.team_id,
                                              until=until))
     return AlertReport(sent=sum(r.sent for r in results.values()), skipped=sum(r.skipped for r in results.values()))
+
+
+def installed_workspaces(settings: Settings, store: Store) -> list[tuple[str, str]]:
+    """(team_id, bot token) for every workspace that installed the app through OAuth (SLACK_CLIENT_ID), in team
+    id order, each token fresh (a rotating one is refreshed through the installation store when due). Empty
+    without OAuth: a SLACK_BOT_TOKEN install serves its one workspace with that token."""
+    if not settings.oauth_enabled:
+        return []
+    with store.session_factory() as session:
+        team_ids = installed_team_ids(session, client_id=settings.slack_client_id)
+    return oauth.bot_tokens(settings, store.engine, build_web_client(settings), team_ids)

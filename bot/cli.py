@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         secrets = (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-                   settings.metrics_token, settings.sentry_dsn)
+                   settings.slack_client_secret, settings.metrics_token, settings.sentry_dsn)
         configure_logging("DEBUG" if args.verbose else settings.log_level, secrets=secrets,
                           log_format=settings.log_format)
         init_error_reporting(settings.sentry_dsn, RedactSecrets(secrets).redact,
@@ -266,6 +266,9 @@ def cmd_db(settings: Settings, args) -> int:
 
 
 def cmd_serve(settings: Settings, args) -> int:
+    if settings.oauth_enabled and (args.socket or settings.slack_app_token):
+        raise ConfigError("SLACK_CLIENT_ID is set: the OAuth install pages are served over HTTP, not Socket Mode; "
+                          "unset SLACK_APP_TOKEN (and do not pass --socket) to serve them")
     store = app.build_store(settings)
     services = app.Services(settings=settings, store=store)
     services.metrics.count_logged_errors()
@@ -289,8 +292,9 @@ def cmd_serve(settings: Settings, args) -> int:
     if settings.health_port != port:  # the same port: the main server answers the health paths itself
         _log_health_port(app.serve_health(settings, store, services.metrics))
     server = app.make_http_server(app.build_wsgi_app(bolt_app, store, services=services), host="0.0.0.0", port=port)
-    log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz, /readyz%s", port,
-             ", /metrics" if settings.metrics_enabled else "")
+    log.info("serving Slack over HTTP on port %d: POST /slack/events, GET /healthz, /readyz%s%s", port,
+             ", /metrics" if settings.metrics_enabled else "",
+             ", /slack/install, /slack/oauth_redirect" if settings.oauth_enabled else "")
     server.run()
     return 0
 
@@ -300,15 +304,24 @@ def _log_health_port(server) -> None:
         log.info("GET /healthz, /readyz and /metrics (when on) on port %d", server.effective_port)
 
 
-def digest_team(settings: Settings, store: app.Store, args) -> str:
-    """The workspace of `papers-bot digest`'s channel: --team, else SLACK_TEAM_ID, else the bot token's (auth.test);
-    a dry run without any of them reads the rows from before workspaces ('')."""
+def digest_workspace(settings: Settings, store: app.Store, args) -> tuple[str, object | None]:
+    """The workspace of `papers-bot digest`'s channel and the client to post with: --team, else SLACK_TEAM_ID, else
+    the one workspace served (SLACK_BOT_TOKEN's, or the only installation). A dry run calls no one: without --team
+    or SLACK_TEAM_ID it reads the rows from before workspaces ('')."""
     if args.dry_run:
-        return args.team or settings.slack_team_id or ""
-    token_team = app.workspace_installations(settings, store)()[0][0]
-    if args.team and args.team != token_team:
-        raise ConfigError(f"--team {args.team}: SLACK_BOT_TOKEN belongs to workspace {token_team}")
-    return token_team
+        return args.team or settings.slack_team_id or "", None
+    served = list(app.workspace_installations(settings, store)())
+    wanted = args.team or (settings.slack_team_id if len(served) > 1 else None)
+    if wanted is None:
+        if len(served) != 1:
+            raise ConfigError(f"{len(served)} workspaces are installed: name one with --team T…, or use --all")
+        return served[0]
+    for team_id, client in served:
+        if team_id == wanted:
+            return team_id, client
+    if not settings.oauth_enabled:
+        raise ConfigError(f"--team {wanted}: SLACK_BOT_TOKEN belongs to workspace {served[0][0]}")
+    raise ConfigError(f"--team {wanted}: no installation serves that workspace (see papers-bot workspace list)")
 
 
 def cmd_digest(settings: Settings, args) -> int:
@@ -316,11 +329,11 @@ def cmd_digest(settings: Settings, args) -> int:
         return cmd_digest_all(settings, args)
     channel = args.channel or settings.digest_channel
     if not args.dry_run:
-        settings.require("SLACK_BOT_TOKEN")
+        settings.require_slack_credentials()
         if not channel:
             raise ConfigError("DIGEST_CHANNEL is not set and no --channel was given")
     store = app.build_store(settings)
-    team_id = digest_team(settings, store, args)
+    team_id, client = digest_workspace(settings, store, args)
     digest_date = args.date or digest.today_in(settings)
     if args.from_file:
         ingest_saved_answer(store.session_factory, args.from_file)
@@ -341,7 +354,7 @@ def cmd_digest(settings: Settings, args) -> int:
             return 0
         sys.stdout.write(render_digest_markdown(digest_date, chosen.papers, chosen.topic.keywords))
         return 0
-    report = digest.post_digest(store.session_factory, app.build_digest_poster(settings), settings,
+    report = digest.post_digest(store.session_factory, app.build_digest_poster(settings, client), settings,
                                 team_id=team_id, channel=channel, digest_date=digest_date)
     print(report.summary())
     # The follow-alert DMs go right after the digest, as the scheduled job sends them (logged: stdout stays the
@@ -362,7 +375,7 @@ def cmd_digest_all(settings: Settings, args) -> int:
     """`digest --all`: exactly the scheduled job (every workspace, every channel with a topic, then the DMs)."""
     if args.dry_run or args.channel or args.team or args.from_file or args.no_fetch:
         raise ConfigError("--all runs what the schedule runs; it takes only --date")
-    settings.require("SLACK_BOT_TOKEN")
+    settings.require_slack_credentials()
     store = app.build_store(settings)
     reports = app.run_all_digests(settings, store, digest_date=args.date)
     for report in reports:
@@ -395,7 +408,7 @@ def cmd_workspace(settings: Settings, args) -> int:
 
 
 def cmd_scheduler(settings: Settings, args) -> int:
-    settings.require("SLACK_BOT_TOKEN")
+    settings.require_slack_credentials()
     store = app.build_store(settings)
     metrics = Metrics()
     metrics.count_logged_errors()

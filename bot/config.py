@@ -83,6 +83,10 @@ class Settings:
     # The workspace the install served before workspaces, and DIGEST_CHANNEL's: read offline instead of auth.test.
     slack_team_id: str | None = None
     retention_after_uninstall_days: int = 30  # an uninstalled workspace's data is purged this many days later
+    # OAuth install into many workspaces (handlers/oauth.py): both set, or neither.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_redirect_uri: str | None = None  # None: the Redirect URL set in the app's settings
     slack_retry_backoff_seconds: float = 0.5
     digest_keywords: tuple[str, ...] = DEFAULT_KEYWORDS
     digest_exclude: tuple[str, ...] = ()
@@ -149,6 +153,7 @@ class Settings:
             slack_api_url=slack_api_url,
             slack_team_id=get("SLACK_TEAM_ID"),
             retention_after_uninstall_days=int(number("RETENTION_AFTER_UNINSTALL_DAYS", 30, int, lo=0, hi=3650)),
+            **_oauth_settings(get),
             slack_retry_backoff_seconds=number("SLACK_RETRY_BACKOFF_SECONDS", 0.5, lo=0, hi=60),
             digest_keywords=_split_list(get("DIGEST_KEYWORDS"), DEFAULT_KEYWORDS),
             digest_exclude=_split_list(get("DIGEST_EXCLUDE")),
@@ -169,11 +174,47 @@ class Settings:
             **_operations_settings(get, number),
         )
 
+    @property
+    def oauth_enabled(self) -> bool:
+        """Installs into many workspaces through Slack's OAuth flow (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    def require_slack_credentials(self) -> None:
+        """A command that acts in Slack needs a way in: SLACK_BOT_TOKEN, or OAuth installations."""
+        if not self.oauth_enabled:
+            self.require("SLACK_BOT_TOKEN")
+
     def require(self, *names: str) -> None:
         """Raise ConfigError for the first of the named settings that is unset (by env var name)."""
         for name in names:
             if getattr(self, name.lower(), None) in (None, ""):
                 raise ConfigError(f"{name} is not set; it is needed for this command (see README: Settings)")
+
+
+# Slack's client ids are two dot-joined numbers; the installation tables hold 32 characters (slack_sdk's schema).
+_CLIENT_ID = re.compile(r"[0-9]{1,20}\.[0-9]{1,20}", re.ASCII)
+_CLIENT_SECRET = re.compile(r"[0-9A-Za-z]{8,128}", re.ASCII)
+
+
+def _oauth_settings(get) -> dict[str, str | None]:
+    """SLACK_CLIENT_ID, SLACK_CLIENT_SECRET (never echoed) and SLACK_REDIRECT_URI, checked together."""
+    client_id, secret, redirect = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET"), get("SLACK_REDIRECT_URI")
+    if client_id and (not _CLIENT_ID.fullmatch(client_id.strip()) or len(client_id.strip()) > 32):
+        raise ConfigError(f"SLACK_CLIENT_ID must look like 1234567890.1234567890 (Basic Information), "
+                          f"got {client_id!r}")
+    if secret and not _CLIENT_SECRET.fullmatch(secret.strip()):
+        raise ConfigError("SLACK_CLIENT_SECRET must be the Client Secret from Basic Information (letters and digits)")
+    if bool(client_id) != bool(secret):
+        missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+        raise ConfigError(f"{missing} is not set; installing into many workspaces needs both SLACK_CLIENT_ID and "
+                          "SLACK_CLIENT_SECRET")
+    if redirect and not re.fullmatch(r"https?://[^\s/]+/\S*", redirect):
+        raise ConfigError(f"SLACK_REDIRECT_URI must be the full https:// URL of /slack/oauth_redirect, "
+                          f"got {redirect!r}")
+    if redirect and not client_id:
+        raise ConfigError("SLACK_REDIRECT_URI is set but SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are not")
+    return {"slack_client_id": client_id and client_id.strip(), "slack_client_secret": secret and secret.strip(),
+            "slack_redirect_uri": redirect}
 
 
 def _check_log_level(raw: str) -> str:

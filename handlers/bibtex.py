@@ -36,5 +36,6 @@ def bib_reply(services, client, *, args: str, team_id: str, user_id: str) -> dic
 
 
 @user_text_on_failure
-def bib_command(services, command: dict, args: str) -> dict:
-    return bib_reply(services, build_web_client(services.settings), args=args, **who(command))
+def bib_command(services, command: dict, args: str, client=None) -> dict:
+    """`/papers bib`; `client` is the request's (its workspace's token), else one built on SLACK_BOT_TOKEN."""
+    return bib_reply(services, client or build_web_client(services.settings), args=args, **who(command))

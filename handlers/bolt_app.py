@@ -1,17 +1,19 @@
-"""The Bolt app: signature verification, ack-then-work, auth.test at start-up, every listener registered, every
-request observed (handlers.observe)."""
+"""The Bolt app: signature verification, ack-then-work, every listener registered, every request observed
+(handlers.observe); one workspace's bot token checked by auth.test at start-up, or many workspaces installed
+through OAuth (handlers/oauth.py)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
 import handlers
-from bot import search_index
-from handlers import observe
+from bot import installs, search_index
+from handlers import oauth, observe
 from handlers.arxiv_lookups import ArxivLookups
 from handlers.web_client import build_web_client
 
@@ -30,20 +32,55 @@ class SlackUnavailable(Exception):
 def build_bolt_app(services) -> App:
     """The real Bolt app with signature verification and every listener registered."""
     settings = services.settings
+    app = _oauth_app(services) if settings.oauth_enabled else _single_workspace_app(settings)
+    observe.instrument(app, services.metrics)  # request counts, ack and reply latency, workspace in the logs
+    handlers.register(app, services, ArxivLookups())
+    search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
+    return app
+
+
+def _app_options(settings) -> dict:
+    return {
+        "signing_secret": settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
+        # Ack-then-work: listeners ack within Slack's 3 s, lazy functions do the rest in a thread.
+        "process_before_response": True,
+        "listener_executor": ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"),
+    }
+
+
+def _oauth_app(services) -> App:
+    """Many workspaces: each request runs on its workspace's installation; Slack's OAuth pages are served."""
+    settings = services.settings
+    settings.require("SLACK_SIGNING_SECRET")  # the install pages are HTTP, so the requests are too
+    client = build_web_client(settings)
+    home = None
+    if settings.slack_bot_token:  # the workspace served before OAuth was on goes on being served (handlers.oauth)
+        home = _checked(lambda: oauth.home_workspace(client, settings.slack_bot_token))
+    oauth_settings, authorize = oauth.oauth_settings(
+        settings, services.store.engine, client, home=home,
+        on_installed=lambda team_id, name: installs.on_workspace_installed(services, team_id, datetime.now(UTC), name))
+    app = App(client=client, oauth_settings=oauth_settings, authorize=authorize,
+              user_facing_authorize_error_message=oauth.NOT_INSTALLED, **_app_options(settings))
+    oauth.register(app, services, oauth_settings.installation_store)
+    app.error(oauth.on_error)
+    return app
+
+
+def _single_workspace_app(settings) -> App:
+    """One workspace, SLACK_BOT_TOKEN."""
     settings.require("SLACK_BOT_TOKEN")
     if not settings.slack_app_token:
         settings.require("SLACK_SIGNING_SECRET")
+    # auth.test once, here at start-up: left to the first request, it (and its retries) would eat
+    # that request's 3 s, and a bad token would only show when a user types /papers.
+    return _checked(lambda: App(client=build_web_client(settings), token_verification_enabled=True,
+                                **_app_options(settings)))
+
+
+def _checked(start):
+    """start(), which checks SLACK_BOT_TOKEN with auth.test; Slack's refusal or silence is SlackUnavailable."""
     try:
-        app = App(
-            client=build_web_client(settings),
-            signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
-            # Ack-then-work: listeners ack within Slack's 3 s, lazy functions do the rest in a thread.
-            process_before_response=True,
-            # auth.test once, here at start-up: left to the first request, it (and its retries) would eat
-            # that request's 3 s, and a bad token would only show when a user types /papers.
-            token_verification_enabled=True,
-            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt-listener"),
-        )
+        return start()
     except (BoltError, SlackApiError) as err:
         # Bolt wraps auth.test's SlackApiError in a BoltError; the error code is on the original.
         cause = err if isinstance(err, SlackApiError) else err.__context__
@@ -52,7 +89,3 @@ def build_bolt_app(services) -> App:
                                ) from None
     except OSError as err:
         raise SlackUnavailable(f"cannot reach Slack's Web API at SLACK_API_URL ({type(err).__name__})") from None
-    observe.instrument(app, services.metrics)  # request counts, ack and reply latency, workspace in the logs
-    handlers.register(app, services, ArxivLookups())
-    search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index
-    return app

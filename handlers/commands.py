@@ -62,6 +62,9 @@ class Subcommand:
     # answers searches, and the user is told at once that the paper is being fetched.
     looks_up_arxiv: bool = False
     changes_state: bool = False  # it records or edits something: a replay of the same request is dropped
+    # It calls Slack's Web API itself: it gets the request's Web client, which carries the token of the workspace
+    # the command came from (with OAuth, each workspace's own).
+    acts_in_slack: bool = False
 
 
 def help_command(services, command: dict, args: str) -> dict:
@@ -81,7 +84,7 @@ def version_command(services, command: dict, args: str) -> dict:
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("topic", topic.topic_command,
                "`/papers topic` — this channel's digest topic; `/papers topic set sparse, KV cache` changes it",
-               changes_state=True),
+               changes_state=True, acts_in_slack=True),
     Subcommand("read", reading.read_command, "`/papers read 2503.14881` — mark a paper read (an id or an arXiv link)",
                takes_paper_ref=True, looks_up_arxiv=True, changes_state=True),
     Subcommand("unread", reading.unread_command, "`/papers unread https://arxiv.org/abs/2503.14881` — mark it unread",
@@ -93,7 +96,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                changes_state=True),
     Subcommand("bib", bibtex.bib_command,
                "`/papers bib 2503.14881 hep-th/9901001`, `/papers bib saved`, `/papers bib history 20` — BibTeX",
-               looks_up_arxiv=True),
+               looks_up_arxiv=True, acts_in_slack=True),
     Subcommand("follows", follows.follows_command, "`/papers follows` — what you follow, with Remove"),
     Subcommand("unfollow", follows.unfollow_command, "`/papers unfollow 2` (or its words) — stop following",
                changes_state=True),
@@ -163,9 +166,11 @@ def search_reply(services, *, query: str, offset: int, reader: dict[str, str]) -
 
 
 @user_text_on_failure
-def papers_reply(services, command: dict, *, lookups: ArxivLookups | None = None, respond=None) -> dict:
+def papers_reply(services, command: dict, *, lookups: ArxivLookups | None = None, respond=None,
+                 client=None) -> dict:
     """The reply to one `/papers` command, as keyword arguments for `respond`. With `lookups` and `respond`,
-    a subcommand that must wait on arXiv answers "fetching…" now and `respond`s again when it is done."""
+    a subcommand that must wait on arXiv answers "fetching…" now and `respond`s again when it is done.
+    `client`: the request's Web client, for the subcommands that act in Slack."""
     # Slack sends `&`, `<` and `>` typed by the user as `&amp;`, `&lt;`, `&gt;`: route and store what was
     # typed (`R&D`, not `R&amp;D`); every reply escapes it again.
     name, args = route(unescape(command.get("text") or ""))
@@ -174,12 +179,13 @@ def papers_reply(services, command: dict, *, lookups: ArxivLookups | None = None
         suggestion = BY_WORD.get(typed) or closest_subcommand(typed)
         return help_views.unknown_command_message(args, suggestion.name if suggestion else None)
     entry = BY_WORD[name]
+    handler = partial(entry.handler, client=client) if entry.acts_in_slack and client is not None else entry.handler
     if entry.looks_up_arxiv and lookups is not None and respond is not None:
         missing = needs_arxiv_lookup(services.store.session_factory, arxiv_id=args)
         if missing is not None:
-            later = partial(_respond_with, respond, entry.handler, services, command, args)
+            later = partial(_respond_with, respond, handler, services, command, args)
             return fetching_message(missing) if lookups.submit(later) else lookups_busy_message()
-    return entry.handler(services, command, args)
+    return handler(services, command, args)
 
 
 def _respond_with(respond, handler, services, command: dict, args: str) -> None:
@@ -225,8 +231,8 @@ def share(services, body: dict, client) -> dict | None:
 # -- listeners: module-level, given the services by `register` -------------------------------------------
 
 
-def answer_papers(services, lookups: ArxivLookups, command: dict, respond) -> None:
-    respond(**papers_reply(services, command, lookups=lookups, respond=respond))
+def answer_papers(services, lookups: ArxivLookups, command: dict, respond, client) -> None:
+    respond(**papers_reply(services, command, lookups=lookups, respond=respond, client=client))
 
 
 def show_more(services, body: dict, respond) -> None:

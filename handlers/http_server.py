@@ -1,5 +1,6 @@
-"""The HTTP side: the WSGI routes (POST /slack/events to Bolt; GET /healthz, /readyz and /metrics) and the
-waitress servers (the one Slack posts to, and the small health server of Socket Mode and the clock process).
+"""The HTTP side: the WSGI routes (POST /slack/events to Bolt; GET /healthz, /readyz and /metrics; GET
+/slack/install and /slack/oauth_redirect to Bolt's OAuth flow when it is on) and the waitress servers (the
+one Slack posts to, and the small health server of Socket Mode and the clock process).
 
 The edge refuses what Bolt would choke on before it runs: a content type Slack never sends (415), signature
 headers that cannot be a signature (401: Bolt's check raises on a non-numeric timestamp), and a body that
@@ -24,9 +25,12 @@ from collections.abc import Callable
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.render_install_pages import install_unavailable_page
+
 log = logging.getLogger(__name__)
 
 SLACK_CONTENT_TYPES = ("application/x-www-form-urlencoded", "application/json")
+INSTALL_PATHS = ("/slack/install", "/slack/oauth_redirect")  # Bolt's OAuth pages (handlers/oauth.py), when enabled
 MAX_REQUEST_BODY_BYTES = 1_048_576  # Slack's payloads are far smaller; anything bigger is refused (413).
 # Unix seconds (10 digits until 2286) and Slack's `v0=` HMAC-SHA256 in hex.
 _TIMESTAMP = re.compile(r"\d{1,12}", re.ASCII)
@@ -93,7 +97,8 @@ class OpsRoutes:
 
 
 class SlackWsgiApp:
-    """POST /slack/events goes to Bolt; /healthz, /readyz and /metrics to `ops`; anything else is 404."""
+    """POST /slack/events goes to Bolt; /healthz, /readyz and /metrics to `ops`; GET /slack/install and
+    /slack/oauth_redirect to Bolt's OAuth flow (404 without one); anything else is 404."""
 
     def __init__(self, bolt_app, *, ops: OpsRoutes):
         self.slack = SlackRequestHandler(bolt_app, path="/slack/events")
@@ -105,7 +110,19 @@ class SlackWsgiApp:
             return self.ops(environ, start_response)
         if environ.get("REQUEST_METHOD") == "POST" and path == "/slack/events":
             return self.slack_event(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "GET" and path in INSTALL_PATHS:
+            return self.install_page(environ, start_response)
         return self.slack(environ, start_response)
+
+    def install_page(self, environ, start_response):
+        """Bolt's OAuth pages, with a page rather than a traceback when their stores fail (a database that does
+        not answer while a state is issued or consumed, or an installation saved)."""
+        try:
+            return self.slack(environ, start_response)
+        except Exception as err:  # an installer's browser sees a page; the cause is logged, once
+            log.error("GET %s failed (503): %s", environ.get("PATH_INFO"), type(err).__name__)
+            return _answer(start_response, "503 Service Unavailable", install_unavailable_page().encode(),
+                           "text/html; charset=utf-8")
 
     def slack_event(self, environ, start_response):
         content_type = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()

@@ -10,10 +10,20 @@ Like Slack, it keeps every message it accepted (`messages`, per channel, with it
 with `include_all_metadata`). Two faults accept the message and then fail the answer, as Slack can:
 "500:after" (a 500) and "reset:after" (the connection closed without an answer); `answer_delay` holds every
 chat.postMessage answer back after the message is stored (a slow Slack, for kill tests).
+
+Many workspaces: every id (channel, user) belongs to the home workspace TEAM_ID unless `add_workspace` gave it
+to another, and each call's token must belong to the workspace of the ids it names, or the call fails as Slack's
+does with another workspace's token (`channel_not_found`, `user_not_found`). Each recorded call says which
+workspace its token was for (`Call.team`). `oauth.v2.access` answers the code of an install approved with
+`approve(team_id)` (once) with a new bot token for that team, and with `rotation` on, a refresh token and an
+expiry; `grant_type=refresh_token` answers a new token. A token past its expiry fails with `token_expired`,
+and `revoke(team_id)` (what an uninstall does) makes its tokens fail with `token_revoked`.
 """
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import re
 import threading
@@ -31,6 +41,18 @@ BOT_TOKEN = "xoxb-test-not-a-real-token"
 TEAM_ID = "T0TEAM"
 BOT_USER_ID = "U0BOT"
 CHANNEL_CREATOR = "U0ALICE"  # who created the test workspace's channels: tests/slack_requests' default user
+CLIENT_ID = "1111111111.2222222222"  # the app's OAuth credentials, as Slack knows them
+CLIENT_SECRET = "fakeclientsecret0123456789abcdef"
+APP_ID = "A0PAPERS"
+
+
+@dataclass
+class Issued:
+    """A token Slack handed out through oauth.v2.access."""
+
+    team: str
+    expires_at: float | None = None  # time.time() after which Slack refuses it (rotation only)
+    revoked: bool = False
 
 
 @dataclass
@@ -41,6 +63,7 @@ class Call:
     path: str = ""
     ok: bool = True
     error: str | None = None
+    team: str | None = None  # the workspace the call's token belongs to (None: no token, or one Slack never issued)
 
 
 def _limit_errors(args: dict, *, max_blocks: int) -> str | None:
@@ -122,9 +145,18 @@ class FakeSlack(LoopbackServer):
     # conversations.info: channel id -> fields over a public channel created by CHANNEL_CREATOR
     # (e.g. {"creator": "U0BOB"}, {"is_mpim": True}); a D… id is a DM.
     conversations: dict[str, dict] = field(default_factory=dict)
+    # OAuth: Slack's token rotation setting for the app, and how long a rotating token lives (Slack: 12 hours).
+    rotation: bool = False
+    token_lifetime: int = 43_200
 
     def __post_init__(self):
         self._lock = threading.Lock()
+        self.owners: dict[str, str] = {}  # channel or user id -> its workspace, for ids outside TEAM_ID
+        self.team_names: dict[str, str] = {TEAM_ID: "Test Team"}
+        self.issued: dict[str, Issued] = {}  # token -> who it was issued to
+        self._codes: dict[str, tuple[str, str]] = {}  # unused install code -> (team, installer)
+        self._refresh_tokens: dict[str, str] = {}  # refresh token -> team
+        self._serial = itertools.count(1)
         self._ts = float(int(time.time())) + 0.000100  # real-looking ts, so `oldest` bounds work as in Slack
         self._listen("POST")
         # conversations.history / .replies come as GET with a query string (slack_sdk's http_verb="GET").
@@ -136,6 +168,117 @@ class FakeSlack(LoopbackServer):
 
     def response_url(self, key: str = "r1") -> str:
         return f"{self.origin}/response/{key}"
+
+    # -- many workspaces ---------------------------------------------------------------------------
+    def add_workspace(self, team_id: str, *, name: str | None = None, channels: tuple[str, ...] = (),
+                      users: tuple[str, ...] = ()) -> None:
+        """Another workspace, owning these channel and user ids (any other id is TEAM_ID's)."""
+        with self._lock:
+            self.team_names[team_id] = name or f"Team {team_id}"
+            self.owners.update({c: team_id for c in channels})
+            self.owners.update({u: team_id for u in users})
+
+    def approve(self, team_id: str, *, installer: str = "U0ADMIN") -> str:
+        """An admin of `team_id` approved the install on Slack's authorize page: the code Slack sends back to
+        the redirect URL (good for one oauth.v2.access)."""
+        code = f"code-{team_id}-{next(self._serial)}"
+        with self._lock:
+            self._codes[code] = (team_id, installer)
+        return code
+
+    def revoke(self, team_id: str) -> None:
+        """Every token of `team_id` stops working, as when the workspace uninstalls the app."""
+        with self._lock:
+            for issued in self.issued.values():
+                if issued.team == team_id:
+                    issued.revoked = True
+
+    def expire(self, token: str) -> None:
+        with self._lock:
+            self.issued[token].expires_at = time.time() - 1
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        with self._lock:
+            return [token for token, issued in self.issued.items() if issued.team == team_id]
+
+    def bot_user_of(self, team_id: str) -> str:
+        return BOT_USER_ID if team_id == TEAM_ID else f"UB{team_id}"
+
+    def team_of(self, token: str | None) -> str | None:
+        with self._lock:
+            if token and token == self.token:
+                return TEAM_ID
+            issued = self.issued.get(token or "")
+            return issued.team if issued else None
+
+    def _token_problem(self, token: str | None) -> str | None:
+        if not token:
+            return "not_authed"
+        with self._lock:
+            issued = self.issued.get(token)
+            if token == self.token:
+                return None
+            if issued is None:
+                return "invalid_auth"
+            if issued.revoked:
+                return "token_revoked"
+            if issued.expires_at is not None and issued.expires_at < time.time():
+                return "token_expired"
+        return None
+
+    def _foreign_id(self, args: dict, team: str) -> str | None:
+        """The error Slack answers a call naming a channel or user of another workspace than the token's."""
+        with self._lock:
+            owners = dict(self.owners)
+
+        def owner(some_id: str) -> str:
+            if some_id.startswith("D0") and some_id[2:] in owners:  # conversations.open's DM ids are D0<user>
+                return owners[some_id[2:]]
+            return owners.get(some_id, TEAM_ID)
+
+        channel = args.get("channel")
+        if isinstance(channel, str) and channel and owner(channel) != team:
+            return "channel_not_found"
+        users = [args.get("user"), args.get("user_id"), *str(args.get("users") or "").split(",")]
+        if any(isinstance(u, str) and u and owner(u) != team for u in users):
+            return "user_not_found"
+        return None
+
+    def _oauth_v2_access(self, args: dict, basic: str) -> dict:
+        """The code exchange (and token refresh) of Slack's OAuth, checking the app's credentials."""
+        try:
+            client_id, _, secret = base64.b64decode(basic).decode().partition(":")
+        except ValueError:
+            client_id, secret = args.get("client_id", ""), args.get("client_secret", "")
+        if client_id != CLIENT_ID:
+            return {"ok": False, "error": "invalid_client_id"}
+        if secret != CLIENT_SECRET:
+            return {"ok": False, "error": "bad_client_secret"}
+        with self._lock:
+            if args.get("grant_type") == "refresh_token":
+                team = self._refresh_tokens.get(args.get("refresh_token", ""))
+                if team is None:
+                    return {"ok": False, "error": "invalid_refresh_token"}
+                return {"ok": True, "token_type": "bot", **self._issue(team, args["refresh_token"])}
+            team, installer = self._codes.pop(args.get("code", ""), (None, None))
+            if team is None:
+                return {"ok": False, "error": "invalid_code"}
+            refresh = f"xoxe-1-refresh-{team}-{next(self._serial)}" if self.rotation else None
+            if refresh:
+                self._refresh_tokens[refresh] = team
+            return {"ok": True, "app_id": APP_ID, "authed_user": {"id": installer}, "scope": "commands,chat:write",
+                    "token_type": "bot", "bot_user_id": self.bot_user_of(team),
+                    "team": {"id": team, "name": self.team_names.get(team, team)}, "enterprise": None,
+                    "is_enterprise_install": False, **self._issue(team, refresh)}
+
+    def _issue(self, team: str, refresh: str | None) -> dict:
+        """A new bot token for `team` (called with the lock held); with rotation, it expires."""
+        prefix = "xoxe.xoxb-1-" if refresh else "xoxb-"
+        token = f"{prefix}{team}-{next(self._serial)}-not-a-real-token"
+        expires_at = time.time() + self.token_lifetime if refresh else None
+        self.issued[token] = Issued(team, expires_at)
+        return {"access_token": token, **({"refresh_token": refresh, "expires_in": self.token_lifetime}
+                                          if refresh else {})}
 
     # -- what tests read --------------------------------------------------------------------------
     def calls_to(self, method: str, *, ok: bool | None = True) -> list[Call]:
@@ -195,18 +338,29 @@ class FakeSlack(LoopbackServer):
             return self._reply(http, 200, {"ok": True})
         method = path.removeprefix("/api/")
         auth = http.headers.get("Authorization", "")
+        if method == "oauth.v2.access":  # the app's credentials (HTTP Basic), not a token
+            with self._lock:
+                queue = self.faults.get(method)
+                fault = queue.pop(0) if queue else None  # only error names here (e.g. "invalid_refresh_token")
+            body = ({"ok": False, "error": fault} if fault else
+                    self._oauth_v2_access(args, auth.removeprefix("Basic ").strip()))
+            team = (body.get("team") or {}).get("id") or self.team_of(body.get("access_token"))
+            self._record(Call(method, args, time.monotonic(), path, ok=body["ok"], error=body.get("error"), team=team))
+            return self._reply(http, 200, body)
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
+        team = self.team_of(token)
         status, body, headers = self._answer(method, args, token)
         if body.get("reset"):  # accepted, then the connection drops before any answer
-            self._record(Call(method, args, time.monotonic(), path, ok=False, error="reset"))
+            self._record(Call(method, args, time.monotonic(), path, ok=False, error="reset", team=team))
             http.close_connection = True
             return
         if method == "chat.postMessage" and self.answer_delay:
             time.sleep(self.answer_delay)
         if body.get("echo"):  # a broken proxy's HTML error page that quotes the request's Authorization header
-            self._record(Call(method, args, time.monotonic(), path, ok=False, error="html"))
+            self._record(Call(method, args, time.monotonic(), path, ok=False, error="html", team=team))
             return self._reply_raw(http, status, f"<html><body>upstream error for {auth}</body></html>")
-        self._record(Call(method, args, time.monotonic(), path, ok=bool(body.get("ok")), error=body.get("error")))
+        self._record(Call(method, args, time.monotonic(), path, ok=bool(body.get("ok")), error=body.get("error"),
+                          team=team))
         self._reply(http, status, body, headers)
 
     def _record(self, call: Call) -> None:
@@ -237,13 +391,18 @@ class FakeSlack(LoopbackServer):
 
     def _serve(self, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
         """What Slack answers a well-formed call when nothing is failing."""
-        if not token:
-            return 200, {"ok": False, "error": "not_authed"}, {}
-        if token != self.token:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        problem = self._token_problem(token)
+        if problem:
+            return 200, {"ok": False, "error": problem}, {}
+        team = self.team_of(token)
+        foreign = self._foreign_id(args, team)
+        if foreign:
+            return 200, {"ok": False, "error": foreign}, {}
         if method == "auth.test":
-            return 200, {"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B0BOT",
-                         "team": "Test Team", "user": "papers-bot", "url": "https://test.slack.com/"}, {}
+            bot_id = "B0BOT" if team == TEAM_ID else f"B{team}"
+            return 200, {"ok": True, "team_id": team, "user_id": self.bot_user_of(team), "bot_id": bot_id,
+                         "team": self.team_names.get(team, team), "user": "papers-bot",
+                         "url": f"https://{team.lower()}.slack.com/"}, {}
         if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
             channel = args.get("channel", "")
             if not channel:

@@ -1,0 +1,27 @@
+"""What the rest of the app hears when a workspace installs the app through OAuth, or leaves it (an
+`app_uninstalled` or `tokens_revoked` event).
+
+The installation itself is stored or already deleted by then (handlers/oauth.py, through Bolt's installation
+store); bot.workspaces records the workspace as served, or stops its digests and DMs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot import workspaces
+
+log = logging.getLogger(__name__)
+
+
+def on_workspace_uninstalled(services, team_id: str, at: datetime) -> None:
+    """The workspace `team_id` uninstalled the app at `at`: its digests and DMs stop, and its data is kept
+    for RETENTION_AFTER_UNINSTALL_DAYS (the workspaces module marks it; its installation is gone already)."""
+    workspaces.mark_uninstalled(services.store.session_factory, team_id, at)
+    log.info("workspace %s left at %s: no more requests, digests or DMs run for it", team_id, at.isoformat())
+
+
+def on_workspace_installed(services, team_id: str, at: datetime, name: str | None = None) -> None:
+    """The workspace `team_id` installed the app (again) at `at`: served from now on, even if it left before."""
+    workspaces.mark_installed(services.store.session_factory, team_id, at, name=name)
