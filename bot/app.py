@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 
 from sqlalchemy import Engine
@@ -111,7 +112,9 @@ def workspace_installations(settings: Settings, store: Store) -> workspaces.Inst
     token_workspace = None
     if settings.slack_bot_token:
         token_workspace = SingleTokenWorkspace(
-            settings, on_resolved=partial(workspaces.adopt_unassigned_rows, store.session_factory))
+            settings, on_resolved=partial(workspaces.adopt_unassigned_rows, store.session_factory),
+            on_token_accepted=lambda team_id: workspaces.token_accepted(store.session_factory, team_id,
+                                                                        datetime.now(UTC)))
     if not settings.oauth_enabled:
         return token_workspace
     return partial(_installed_then_token_workspace, settings, store, token_workspace)

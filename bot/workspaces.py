@@ -102,6 +102,16 @@ def mark_installed(factory: sessionmaker[Session], team_id: str, at: datetime, n
         workspace_store.record_installed(session, team_id=team_id, now=at, name=name)
 
 
+def token_accepted(factory: sessionmaker[Session], team_id: str, at: datetime) -> None:
+    """Slack accepted the workspace's bot token at `at` (auth.test): the app is installed there. A workspace marked
+    uninstalled before then was installed again (single-token mode has no install event), so it is served again."""
+    with factory.begin() as session:
+        record = workspace_store.get_workspace(session, team_id)
+        if record is not None and record.uninstalled_at is not None and record.uninstalled_at < at:
+            workspace_store.record_installed(session, team_id=team_id, now=at)
+            log.info("workspace %s: Slack accepts its token again; its digests and DMs start again", team_id)
+
+
 def mark_uninstalled(factory: sessionmaker[Session], team_id: str, at: datetime) -> None:
     """The workspace removed the app (app_uninstalled, tokens_revoked): no digest or DM goes to it from now on;
     its data is purged RETENTION_AFTER_UNINSTALL_DAYS after `at`."""

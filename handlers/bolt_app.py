@@ -32,7 +32,11 @@ class SlackUnavailable(Exception):
 def build_bolt_app(services) -> App:
     """The real Bolt app with signature verification and every listener registered."""
     settings = services.settings
-    app = _oauth_app(services) if settings.oauth_enabled else _single_workspace_app(settings)
+    if settings.oauth_enabled:
+        app = _oauth_app(services)
+    else:
+        app = _single_workspace_app(settings)
+        oauth.register(app, services, None)  # an uninstall stops the token's workspace's digests and DMs too
     observe.instrument(app, services.metrics)  # request counts, ack and reply latency, workspace in the logs
     handlers.register(app, services, ArxivLookups())
     search_index.follow(services.store.engine)  # this process answers /papers: build and follow the index

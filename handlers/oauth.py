@@ -147,9 +147,10 @@ def _not_installed(args: FailureArgs) -> BoltResponse:
                         headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-def register(app, services, store: SQLAlchemyInstallationStore) -> None:
+def register(app, services, store: SQLAlchemyInstallationStore | None) -> None:
     """`app_uninstalled` and `tokens_revoked`: forget the workspace's installation (Bolt authorizes these events
-    without a token, since the token is already revoked)."""
+    without a token, since the token is already revoked). Without a `store` (SLACK_BOT_TOKEN), there is no
+    installation to delete; the workspace's digests and DMs stop all the same."""
 
     def uninstalled(ack, context) -> None:
         ack()
@@ -170,9 +171,10 @@ def register(app, services, store: SQLAlchemyInstallationStore) -> None:
     app.event("tokens_revoked")(tokens_revoked)
 
 
-def _forget_workspace(services, store: SQLAlchemyInstallationStore, context, *, why: str) -> None:
-    store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
-    log.info("workspace %s: installation deleted (%s)", context.team_id, why)
+def _forget_workspace(services, store: SQLAlchemyInstallationStore | None, context, *, why: str) -> None:
+    if store is not None:
+        store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+        log.info("workspace %s: installation deleted (%s)", context.team_id, why)
     installs.on_workspace_uninstalled(services, context.team_id, datetime.now(UTC))
 
 

@@ -22,11 +22,13 @@ from handlers.web_client import build_web_client
 class SingleTokenWorkspace:
     """SLACK_BOT_TOKEN's workspace: its team_id (SLACK_TEAM_ID, else auth.test, once) and its client."""
 
-    def __init__(self, settings: Settings, *, on_resolved: Callable[[str], object] | None = None):
+    def __init__(self, settings: Settings, *, on_resolved: Callable[[str], object] | None = None,
+                 on_token_accepted: Callable[[str], object] | None = None):
         settings.require("SLACK_BOT_TOKEN")
         self.client: WebClient = build_web_client(settings)
         self._team_id = settings.slack_team_id
         self._on_resolved = on_resolved
+        self._on_token_accepted = on_token_accepted  # auth.test took the token: the app is installed there
         self._resolved = False
         self._lock = threading.Lock()
 
@@ -35,6 +37,8 @@ class SingleTokenWorkspace:
         with self._lock:
             if self._team_id is None:
                 self._team_id = self._ask_slack()
+                if self._on_token_accepted is not None:
+                    self._on_token_accepted(self._team_id)
             if not self._resolved and self._on_resolved is not None:
                 self._on_resolved(self._team_id)  # e.g. hand it the rows from before workspaces
             self._resolved = True

@@ -42,8 +42,8 @@ SCOPES_OF_METHOD = {
     "views_publish": set(),
 }
 SCOPES_OF_EVENT = {"link_shared": {"links:read"}}
-# Events the OAuth install (issue 16, its own branch) handles; declared here so an install gets them.
-OAUTH_LIFECYCLE_EVENTS = {"app_uninstalled", "tokens_revoked"}
+# Events that end a workspace's service (handlers/oauth.py), in single-token and OAuth mode alike.
+LIFECYCLE_EVENTS = {"app_uninstalled", "tokens_revoked"}
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +94,13 @@ def test_every_registered_command_event_and_shortcut_is_declared(name, registere
     assert registered["shortcut"] <= {s["callback_id"] for s in manifest["features"]["shortcuts"]}
     assert registered["action"] and manifest["settings"]["interactivity"]["is_enabled"] is True
     assert not registered["options"], "an options listener needs interactivity.message_menu_options_url"
-    assert declared_events(manifest) >= OAUTH_LIFECYCLE_EVENTS
+    assert declared_events(manifest) >= LIFECYCLE_EVENTS and registered["event"] >= LIFECYCLE_EVENTS
 
 
 @pytest.mark.parametrize("name", MANIFESTS)
 def test_nothing_is_declared_that_nothing_handles(name, registered):
     manifest = MANIFESTS[name]
-    assert declared_events(manifest) - OAUTH_LIFECYCLE_EVENTS <= registered["event"]
+    assert declared_events(manifest) <= registered["event"]
     assert {c["command"] for c in manifest["features"]["slash_commands"]} <= registered["command"]
     assert {s["callback_id"] for s in manifest["features"]["shortcuts"]} <= registered["shortcut"]
 
