@@ -9,7 +9,11 @@ rules for existing rows stay in one place.
   are stored exactly as the ORM stores them.
 - PostgreSQL: COPY straight into `papers` (through a staging table and INSERT ... ON CONFLICT when another
   process got there first), with a longer GIN pending list. The database still builds each row's tsvector;
-  COPY removes the per-row statement round trips.
+  COPY removes the per-row statement round trips. A load transaction commits without waiting for its WAL to
+  reach the disk (`synchronous_commit = off`, that transaction only): a server crash may forget the last
+  moments of a load, never half a transaction, and a rerun stores what was forgotten.
+
+`prepare_bulk_transaction` sets a load transaction up; `insert_papers_bulk` may then run several times in it.
 
 On both, a paper another process inserts meanwhile is skipped, not an error.
 """
@@ -54,6 +58,16 @@ def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_
     return counts
 
 
+def prepare_bulk_transaction(session: Session) -> None:
+    """Settings for this transaction only, before the first `insert_papers_bulk` in it."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    # A longer GIN pending list: the full-text index takes new entries in large sorted merges, not page by
+    # page; finish_bulk_load merges what is left.
+    session.execute(text(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'"))
+    session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
 def _stored_ids(session: Session, arxiv_ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(arxiv_ids), _CHUNK):
@@ -93,9 +107,6 @@ def _insert_postgresql(session: Session, papers: list[PaperRecord], seen_at: dat
     rows = [_copy_row(paper, seen_at) for paper in papers]
     driver = session.connection().connection.driver_connection  # psycopg's own connection, same transaction
     with driver.cursor() as cursor:
-        # A longer GIN pending list: the full-text index takes new entries in large sorted merges, not page by
-        # page; finish_bulk_load merges what is left.
-        cursor.execute(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'")
         cursor.execute("SAVEPOINT bulk_copy")
         try:
             _copy(cursor, "papers", rows)
