@@ -774,7 +774,7 @@ def run_size(n: int, args, workdir: Path) -> dict:
         result["parser_load"] = [loadavg()]
         result["parser_per_s"], result["parser_cpu_per_s"] = measure_parser_cpu(pages)
         result["parser_load"].append(loadavg())
-        backends = [sqlite_backend(workdir, n)]
+        backends = [] if args.skip_sqlite else [sqlite_backend(workdir, n)]
         if args.pg_url:
             backends.append(postgres_backend(args.pg_url, n, args.pg_prefix))
     for backend in backends:
@@ -1052,6 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes")
     parser.add_argument("--smoke", action="store_true", help="1,000 papers, SQLite only, few repeats")
     parser.add_argument("--pg-url", help="a PostgreSQL server URL; a database of our own is created and dropped")
+    parser.add_argument("--skip-sqlite", action="store_true", help="with --pg-url: PostgreSQL only")
     parser.add_argument("--pg-prefix", default="papers_bench", help="name prefix of the databases the run creates")
     parser.add_argument("--page-ingest-max", type=int, default=20_000,
                         help="papers timed through the page-by-page ingest path (on a scratch database)")
