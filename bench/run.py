@@ -765,12 +765,16 @@ def run_size(n: int, args, workdir: Path) -> dict:
         progress(f"{n:,} papers: reusing {reused}")
         pages, backends = [], [Backend("SQLite", f"sqlite:///{reused}")]
     else:
-        shutil.rmtree(pages_dir, ignore_errors=True)
-        progress(f"{n:,} papers: writing the corpus")
-        began = time.perf_counter()
-        pages = write_atom_pages(generate_papers(n, seed=args.seed), pages_dir, PAGE_SIZE)
-        result["corpus_s"] = time.perf_counter() - began
-        progress(f"{n:,}: corpus in {result['corpus_s']:.1f} s; timing the arxiv parser alone")
+        pages = sorted(pages_dir.glob("*.xml")) if args.reuse_pages else []
+        if len(pages) == -(-n // PAGE_SIZE):
+            progress(f"{n:,} papers: reusing the corpus in {pages_dir}")
+        else:
+            shutil.rmtree(pages_dir, ignore_errors=True)
+            progress(f"{n:,} papers: writing the corpus")
+            began = time.perf_counter()
+            pages = write_atom_pages(generate_papers(n, seed=args.seed), pages_dir, PAGE_SIZE)
+            result["corpus_s"] = time.perf_counter() - began
+        progress(f"{n:,}: corpus ready; timing the arxiv parser alone")
         result["parser_load"] = [loadavg()]
         result["parser_per_s"], result["parser_cpu_per_s"] = measure_parser_cpu(pages)
         result["parser_load"].append(loadavg())
@@ -789,9 +793,12 @@ def run_size(n: int, args, workdir: Path) -> dict:
                     conn.execute(text("ANALYZE papers"))
             index_dir = workdir / f"index-{n}-{backend.name.lower()}"
             index_store = measure_search(entry, store, backend, index_dir, n, args)
-            progress(f"{n:,} {backend.name}: LIKE scan")
-            entry["like"] = time_queries(like_search(store), QUERIES, args.baseline_repeats,
-                                         warm_up=not args.like_no_warm_up)
+            if args.like_max is None or n <= args.like_max:
+                progress(f"{n:,} {backend.name}: LIKE scan")
+                entry["like"] = time_queries(like_search(store), QUERIES, args.baseline_repeats,
+                                             warm_up=not args.like_no_warm_up)
+            else:
+                note(f"LIKE scan skipped above {args.like_max:,} papers (--like-max)")
             if backend.name == "SQLite":
                 if not args.no_memory_baselines and have("numpy", "sklearn"):
                     progress(f"{n:,}: tf-idf baseline")
@@ -1063,6 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory-baselines", action="store_true", help="skip tf-idf and BM25")
     parser.add_argument("--like-no-warm-up", action="store_true",
                         help="time the LIKE scan without a warm-up pass (at 1M on PostgreSQL a pass takes minutes)")
+    parser.add_argument("--like-max", type=int, help="skip the LIKE scan above this many papers")
+    parser.add_argument("--reuse-pages", action="store_true",
+                        help="with --workdir: reuse a complete corpus of pages left there (same --seed)")
     parser.add_argument("--no-serve", action="store_true", help="skip the serve-memory measurement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="where pages and databases go (default: a temp dir)")

@@ -34,7 +34,7 @@ from bot.arxiv_source import BadEntry, read_feed_file
 from bot.ingest import FetchReport
 from bot.recommend.vectors import DIM, MODEL, encode
 from db import vectors as vector_store
-from db.bulk_ingest import finish_bulk_load, insert_papers_bulk, prepare_bulk_transaction
+from db.bulk_ingest import end_bulk_transaction, finish_bulk_load, insert_papers_bulk, prepare_bulk_transaction
 from db.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def store_pages_bulk(factory: sessionmaker[Session], pages: Sequence[Sequence[Pa
                 log.warning("skipped a bad arXiv entry: %s", bad)
                 report.skipped += 1
             report.counts += insert_papers_bulk(session, good, seen_at=seen_at)
+        end_bulk_transaction(session)
 
 
 def parsed_pages(paths: Sequence[Path], *, in_worker: bool = True) -> Iterable[list[PaperRecord | BadEntry]]:

@@ -39,6 +39,8 @@ _CHUNK = 500  # ids per IN (...) when looking up stored versions
 _ROWS_PER_INSERT = 500  # 16 columns: 8,000 bound values, under SQLite's 32,766
 _STAGING = "papers_bulk_staging"
 _GIN_PENDING_LIST = "64MB"
+_FTS = "papers_fts"
+_FTS_AUTOMERGE = 4  # FTS5's default; the migrations never change it
 
 
 def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_at: datetime) -> UpsertCounts:
@@ -59,13 +61,25 @@ def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_
 
 
 def prepare_bulk_transaction(session: Session) -> None:
-    """Settings for this transaction only, before the first `insert_papers_bulk` in it."""
-    if session.bind.dialect.name != "postgresql":
+    """Settings for this transaction only, before the first `insert_papers_bulk` in it; with SQLite,
+    `end_bulk_transaction` must run before it commits."""
+    if session.bind.dialect.name == "sqlite":
+        # FTS5 merges its segments as it goes, four at a time (automerge=4): during a load that rewrites each
+        # paper's postings several times over. Off for the load's own writes, FTS5 still merges 16 segments
+        # of a level at once (crisismerge), so the index stays bounded; end_bulk_transaction turns it back on
+        # before the commit, and a killed load rolls the setting back with its papers.
+        session.execute(text(f"INSERT INTO {_FTS}({_FTS}, rank) VALUES ('automerge', 0)"))
         return
     # A longer GIN pending list: the full-text index takes new entries in large sorted merges, not page by
     # page; finish_bulk_load merges what is left.
     session.execute(text(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'"))
     session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def end_bulk_transaction(session: Session) -> None:
+    """Before a load transaction commits: the full-text index's own settings back as they were."""
+    if session.bind.dialect.name == "sqlite":
+        session.execute(text(f"INSERT INTO {_FTS}({_FTS}, rank) VALUES ('automerge', {_FTS_AUTOMERGE})"))
 
 
 def _stored_ids(session: Session, arxiv_ids: list[str]) -> set[str]:

@@ -181,6 +181,14 @@ _KILLED_LOAD = textwrap.dedent("""
 """)
 
 
+def fts_automerge(store) -> int | None:
+    """SQLite: FTS5's automerge setting as stored (None: never set, the default 4)."""
+    if store.engine.dialect.name != "sqlite":
+        return 4
+    with store.engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT v FROM papers_fts_config WHERE k = 'automerge'").scalar()
+
+
 def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, settings, tmp_path):
     papers = list(generate_papers(900, seed=6))
     pages = write_atom_pages(papers, tmp_path / "pages", page_size=100)
@@ -196,6 +204,7 @@ def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, se
     assert sorted(stored) == sorted(paper.arxiv_id for paper in papers[:300])
     assert all((p.title, p.abstract, p.authors) == (source[i].title, source[i].abstract, tuple(source[i].authors))
                for i, p in stored.items())
+    assert fts_automerge(store) in (None, 4)  # FTS5's own merging, off during the load, is back on
     last = papers[299]
     assert last.arxiv_id in [hit.paper.arxiv_id for hit in
                              run_search(store.session_factory, query=f'"{last.title}"', limit=5).hits]
@@ -205,6 +214,7 @@ def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, se
     with store.session_factory.begin() as session:
         assert paper_store.count_papers(session) == 900
     assert len(vectors_by_id(store)) == 900
+    assert fts_automerge(store) in (None, 4)
     first = papers[0]
     assert first.arxiv_id in [hit.paper.arxiv_id for hit in
                               run_search(store.session_factory, query=f'"{first.title}"', limit=5).hits]
