@@ -756,7 +756,7 @@ def _wait_for_response(fake, key: str, timeout: float) -> bool:
 # -- one size -------------------------------------------------------------------------------------------
 
 
-def run_size(n: int, args, workdir: Path) -> dict:
+def run_size(n: int, args, workdir: Path, checkpoint: Callable[[dict], None] = lambda result: None) -> dict:
     result: dict = {"papers": n, "backends": {}}
     pages_dir = workdir / f"pages-{n}"
     reused = workdir / f"papers-{n}.db"
@@ -788,11 +788,13 @@ def run_size(n: int, args, workdir: Path) -> dict:
             store = build_store(Settings(database_url=backend.url, search_engine="sql"))
             if pages:
                 measure_ingests(entry, store, backend, pages, n, args, workdir)
+                checkpoint(result)
             if backend.name == "PostgreSQL":
                 with store.engine.begin() as conn:
                     conn.execute(text("ANALYZE papers"))
             index_dir = workdir / f"index-{n}-{backend.name.lower()}"
             index_store = measure_search(entry, store, backend, index_dir, n, args)
+            checkpoint(result)
             if args.like_max is None or n <= args.like_max:
                 progress(f"{n:,} {backend.name}: LIKE scan")
                 entry["like"] = time_queries(like_search(store), QUERIES, args.baseline_repeats,
@@ -811,6 +813,7 @@ def run_size(n: int, args, workdir: Path) -> dict:
             progress(f"{n:,} {backend.name}: digest build")
             store_page(store.session_factory, list(digest_day_papers()), FetchReport())
             entry["digest"] = measure_digest(store, backend.url, args.digest_repeats)
+            checkpoint(result)
             if not args.no_serve:
                 entry["serve"] = {}
                 for engine in ("index", "sql"):
@@ -820,6 +823,7 @@ def run_size(n: int, args, workdir: Path) -> dict:
                         index_of(index_store).wait_until_current()
                     progress(f"{n:,} {backend.name}: serve memory, {engine}")
                     entry["serve"][engine] = measure_serve(backend.url, QUERIES, engine=engine, index_dir=index_dir)
+                    checkpoint(result)
             if index_store is not None:
                 index_of(index_store).close()
                 index_store.engine.dispose()
@@ -1092,7 +1096,8 @@ def main(argv: list[str] | None = None) -> int:
     with _workdir(args.workdir) as workdir:
         results = []
         for n in sizes:
-            results.append(run_size(n, args, workdir))
+            # The JSON is rewritten after every phase, so a run cut short still leaves what it measured.
+            results.append(run_size(n, args, workdir, lambda result: _save_partial(args, info, results, result)))
             gc.collect()
     table = render(results, info)
     print(table)
@@ -1113,6 +1118,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"smoke run failed: {', '.join(missing)} did not run (see the notes above)", file=sys.stderr)
             return 1
     return 0
+
+
+def _save_partial(args, info: dict, done: list[dict], current: dict) -> None:
+    if args.json:
+        args.json.write_text(json.dumps(to_json([*done, current], info), indent=2, default=str))
 
 
 @contextmanager
