@@ -125,6 +125,8 @@ class Timing:
     samples_ms: list[float] = field(default_factory=list)
     per_query_ms: dict[str, list[float]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    load_before: float = float("nan")
+    load_after: float = float("nan")
 
     @property
     def p50(self) -> float:
@@ -140,17 +142,27 @@ class Timing:
         return sum(percentile(v, 50) for v in self.per_query_ms.values())
 
 
-def time_queries(run_one: Callable[[str], int], queries: Sequence[str], repeats: int) -> Timing:
-    timing = Timing()
-    for query in queries:  # warm-up pass: caches, compiled statements, page cache
-        timing.hits[query] = run_one(query)
+def loadavg() -> float:
+    """The machine's 1-minute load average: other sessions share its two cores."""
+    with open("/proc/loadavg") as load:
+        return float(load.read().split()[0])
+
+
+def time_queries(run_one: Callable[[str], int], queries: Sequence[str], repeats: int,
+                 warm_up: bool = True) -> Timing:
+    timing = Timing(load_before=loadavg())
+    if warm_up:
+        for query in queries:  # warm-up pass: caches, compiled statements, page cache
+            timing.hits[query] = run_one(query)
     for _ in range(repeats):
         for query in queries:
             began = time.perf_counter()
-            run_one(query)
+            hits = run_one(query)
+            timing.hits.setdefault(query, hits)
             elapsed = (time.perf_counter() - began) * 1000
             timing.samples_ms.append(elapsed)
             timing.per_query_ms.setdefault(query, []).append(elapsed)
+    timing.load_after = loadavg()
     return timing
 
 
@@ -291,15 +303,28 @@ def measure_bulk_ingest(store, pages: Sequence[Path], expected: int) -> dict:
     stores the previous page with a multi-row INSERT (SQLite) or COPY (PostgreSQL)."""
     from bot import bulk_ingest
 
-    began = time.perf_counter()
+    load_before, began = loadavg(), time.perf_counter()
     with cpu_meter(store) as cpu:
-        report = bulk_ingest.ingest_feed_files(store.session_factory, pages)
+        report = bulk_ingest.ingest_feed_files(store.session_factory, pages, vectors=False)
     elapsed = time.perf_counter() - began
     if report.counts.new != expected:
         raise RuntimeError(f"bulk ingest stored {report.counts.new} papers, expected {expected}: {report.summary()}")
     # On two free cores the worker parses while this process and the server store: the slower side sets the pace.
     bound = max(cpu["children_s"], cpu["main_s"] + cpu["server_s"])
-    return {"per_s": expected / elapsed, "cpu": cpu, "two_cores_per_s": expected / bound}
+    figures = {"per_s": expected / elapsed, "cpu": cpu, "two_cores_per_s": expected / bound, "seconds": elapsed,
+               "load": [load_before, loadavg()]}
+    # The pass right after the load: every paper's recommendation vector, encoded in worker processes.
+    load_before, began = loadavg(), time.perf_counter()
+    with cpu_meter(store) as cpu:
+        made = bulk_ingest.store_vectors(store.session_factory)
+    seconds = time.perf_counter() - began
+    if made != expected:
+        raise RuntimeError(f"the vector pass stored {made} vectors, expected {expected}")
+    # Two cores: the encoding workers share them; this process and the server read texts and store vectors.
+    vector_bound = max(cpu["children_s"] / 2, cpu["main_s"] + cpu["server_s"])
+    figures["vectors"] = {"per_s": expected / seconds, "seconds": seconds, "cpu": cpu,
+                          "two_cores_per_s": expected / vector_bound, "load": [load_before, loadavg()]}
+    return figures
 
 
 def measure_page_ingest(backend: Backend, pages: Sequence[Path]) -> dict | None:
@@ -358,11 +383,10 @@ def app_search(store) -> Callable[[str], int] | None:
 
 
 def judged_relevance(store) -> dict | None:
-    """precision@k of tests/test_relevance.py's judged queries (the seed papers are planted in the corpus)."""
+    """precision@k of tests/search/test_relevance.py's judged queries (the seed papers are planted in the corpus)."""
     try:
-        from tests.test_relevance import JUDGED
-
         from bot.search import search_papers
+        from tests.search.test_relevance import JUDGED
     except ImportError as missing:
         note(f"judged relevance skipped ({missing})")
         return None
@@ -732,7 +756,7 @@ def _wait_for_response(fake, key: str, timeout: float) -> bool:
 # -- one size -------------------------------------------------------------------------------------------
 
 
-def run_size(n: int, args, workdir: Path) -> dict:
+def run_size(n: int, args, workdir: Path, checkpoint: Callable[[dict], None] = lambda result: None) -> dict:
     result: dict = {"papers": n, "backends": {}}
     pages_dir = workdir / f"pages-{n}"
     reused = workdir / f"papers-{n}.db"
@@ -741,14 +765,20 @@ def run_size(n: int, args, workdir: Path) -> dict:
         progress(f"{n:,} papers: reusing {reused}")
         pages, backends = [], [Backend("SQLite", f"sqlite:///{reused}")]
     else:
-        shutil.rmtree(pages_dir, ignore_errors=True)
-        progress(f"{n:,} papers: writing the corpus")
-        began = time.perf_counter()
-        pages = write_atom_pages(generate_papers(n, seed=args.seed), pages_dir, PAGE_SIZE)
-        result["corpus_s"] = time.perf_counter() - began
-        progress(f"{n:,}: corpus in {result['corpus_s']:.1f} s; timing the arxiv parser alone")
+        pages = sorted(pages_dir.glob("*.xml")) if args.reuse_pages else []
+        if len(pages) == -(-n // PAGE_SIZE):
+            progress(f"{n:,} papers: reusing the corpus in {pages_dir}")
+        else:
+            shutil.rmtree(pages_dir, ignore_errors=True)
+            progress(f"{n:,} papers: writing the corpus")
+            began = time.perf_counter()
+            pages = write_atom_pages(generate_papers(n, seed=args.seed), pages_dir, PAGE_SIZE)
+            result["corpus_s"] = time.perf_counter() - began
+        progress(f"{n:,}: corpus ready; timing the arxiv parser alone")
+        result["parser_load"] = [loadavg()]
         result["parser_per_s"], result["parser_cpu_per_s"] = measure_parser_cpu(pages)
-        backends = [sqlite_backend(workdir, n)]
+        result["parser_load"].append(loadavg())
+        backends = [] if args.skip_sqlite else [sqlite_backend(workdir, n)]
         if args.pg_url:
             backends.append(postgres_backend(args.pg_url, n, args.pg_prefix))
     for backend in backends:
@@ -758,13 +788,19 @@ def run_size(n: int, args, workdir: Path) -> dict:
             store = build_store(Settings(database_url=backend.url, search_engine="sql"))
             if pages:
                 measure_ingests(entry, store, backend, pages, n, args, workdir)
+                checkpoint(result)
             if backend.name == "PostgreSQL":
                 with store.engine.begin() as conn:
                     conn.execute(text("ANALYZE papers"))
             index_dir = workdir / f"index-{n}-{backend.name.lower()}"
             index_store = measure_search(entry, store, backend, index_dir, n, args)
-            progress(f"{n:,} {backend.name}: LIKE scan")
-            entry["like"] = time_queries(like_search(store), QUERIES, args.baseline_repeats)
+            checkpoint(result)
+            if args.like_max is None or n <= args.like_max:
+                progress(f"{n:,} {backend.name}: LIKE scan")
+                entry["like"] = time_queries(like_search(store), QUERIES, args.baseline_repeats,
+                                             warm_up=not args.like_no_warm_up)
+            else:
+                note(f"LIKE scan skipped above {args.like_max:,} papers (--like-max)")
             if backend.name == "SQLite":
                 if not args.no_memory_baselines and have("numpy", "sklearn"):
                     progress(f"{n:,}: tf-idf baseline")
@@ -777,6 +813,7 @@ def run_size(n: int, args, workdir: Path) -> dict:
             progress(f"{n:,} {backend.name}: digest build")
             store_page(store.session_factory, list(digest_day_papers()), FetchReport())
             entry["digest"] = measure_digest(store, backend.url, args.digest_repeats)
+            checkpoint(result)
             if not args.no_serve:
                 entry["serve"] = {}
                 for engine in ("index", "sql"):
@@ -786,6 +823,7 @@ def run_size(n: int, args, workdir: Path) -> dict:
                         index_of(index_store).wait_until_current()
                     progress(f"{n:,} {backend.name}: serve memory, {engine}")
                     entry["serve"][engine] = measure_serve(backend.url, QUERIES, engine=engine, index_dir=index_dir)
+                    checkpoint(result)
             if index_store is not None:
                 index_of(index_store).close()
                 index_store.engine.dispose()
@@ -811,6 +849,7 @@ def measure_ingests(entry: dict, store, backend: Backend, pages: Sequence[Path],
                else postgres_backend(args.pg_url, f"{n}_pages", args.pg_prefix))
     entry["page_ingest"] = measure_page_ingest(scratch, some)
     entry["parser_after_per_s"], entry["parser_after_cpu_per_s"] = measure_parser_cpu(pages)
+    entry["parser_after_load"] = loadavg()
 
 
 def index_of(store):
@@ -877,14 +916,16 @@ def render(results: list[dict], info: dict) -> str:
 def _render_ingest(results: list[dict]) -> list[str]:
     lines = [
         "Ingest. Bulk: pages parsed in a worker process, stored by multi-row INSERT (SQLite) or COPY (PostgreSQL), "
-        "one transaction per 1,000-paper page. Page by page: `fetch`'s path (read, then store_page), on a scratch "
-        "database, over the first pages only. Wall: papers/s as timed, ÷ the parser's mean of before and after. "
-        "Two cores: papers per CPU-second of the slower side (worker; this process + PostgreSQL's), ÷ the parser's "
-        "papers per CPU-second.",
+        "5,000 papers a transaction; then the vector pass (recommendation vectors, encoded in two worker "
+        "processes). Page by page: `fetch`'s path (read, store_page, vectors), on a scratch database, over the "
+        "first pages only. Wall: papers/s as timed, ÷ the parser's mean of before and after. Two cores: papers per "
+        "CPU-second of the slower side (worker; this process + PostgreSQL's), ÷ the parser's papers per "
+        "CPU-second. Load: 1-minute load average before / after the bulk load (2 cores).",
         "",
         "| papers | database | parser papers/s (before / after) | parser per CPU-s | bulk, wall | ÷ parser | "
-        "bulk, two cores | ÷ parser | page by page, wall | ÷ parser | page by page, two cores | ÷ parser |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "bulk, two cores | ÷ parser | vector pass, wall | bulk + vectors, wall ÷ parser | page by page, wall | "
+        "÷ parser | page by page, two cores | ÷ parser | load |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         for name, b in r["backends"].items():
@@ -894,14 +935,25 @@ def _render_ingest(results: list[dict]) -> list[str]:
             parser = (before + after) / 2
             parser_cpu = (r["parser_cpu_per_s"] + b.get("parser_after_cpu_per_s", r["parser_cpu_per_s"])) / 2
             cells = [f"{before:,.0f} / {after:,.0f}", f"{parser_cpu:,.0f}"]
-            for figures in (b["ingest"], b.get("page_ingest")):
-                if figures is None:
-                    cells += ["—"] * 4
-                    continue
-                cells += [f"{figures['per_s']:,.0f}", f"{figures['per_s'] / parser:.2f}",
-                          f"{figures['two_cores_per_s']:,.0f}", f"{figures['two_cores_per_s'] / parser_cpu:.2f}"]
+            bulk, vectors = b["ingest"], b["ingest"].get("vectors")
+            cells += _ingest_cells(bulk, parser, parser_cpu)
+            if vectors:
+                both = r["papers"] / (bulk["seconds"] + vectors["seconds"])
+                cells += [f"{vectors['per_s']:,.0f}", f"{both / parser:.2f}"]
+            else:
+                cells += ["—"] * 2
+            cells += _ingest_cells(b.get("page_ingest"), parser, parser_cpu)
+            load = bulk.get("load")
+            cells.append(f"{load[0]:.1f} / {load[1]:.1f}" if load else "—")
             lines.append(f"| {r['papers']:,} | {name} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _ingest_cells(figures: dict | None, parser: float, parser_cpu: float) -> list[str]:
+    if figures is None:
+        return ["—"] * 4
+    return [f"{figures['per_s']:,.0f}", f"{figures['per_s'] / parser:.2f}",
+            f"{figures['two_cores_per_s']:,.0f}", f"{figures['two_cores_per_s'] / parser_cpu:.2f}"]
 
 
 def _render_search(results: list[dict]) -> list[str]:
@@ -911,8 +963,9 @@ def _render_search(results: list[dict]) -> list[str]:
         "index (higher means the index is faster); 'set+build' = one pass over the query set plus the "
         "baseline's build, ÷ the index's one pass",
         "",
-        "| papers | database | engine | p50 | p99 | p50 ×index | p99 ×index | build s | memory MB | set+build ×index |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| papers | database | engine | p50 | p99 | p50 ×index | p99 ×index | build s | memory MB | set+build ×index "
+        "| load |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         for name, b in r["backends"].items():
@@ -935,14 +988,15 @@ def _render_search(results: list[dict]) -> list[str]:
                     total = f"{(timing.one_pass_ms + extra['build_s'] * 1000) / ours.one_pass_ms:,.0f}"
                 elif other:
                     total = f"{timing.one_pass_ms / ours.one_pass_ms:,.1f}"
+                load = f"{timing.load_before:.1f} / {timing.load_after:.1f}"
                 lines.append(f"| {r['papers']:,} | {name} | {label} | {_fmt_ms(timing.p50)} | {_fmt_ms(timing.p99)} | "
-                             f"{ratio50} | {ratio99} | {build} | {memory} | {total} |")
+                             f"{ratio50} | {ratio99} | {build} | {memory} | {total} | {load} |")
     return lines
 
 
 def _render_index(results: list[dict]) -> list[str]:
     lines = ["", "Search index build (from the store, in a child process) and judged relevance "
-             "(precision@k of tests/test_relevance.py's queries on the planted seed papers)", "",
+             "(precision@k of tests/search/test_relevance.py's queries on the planted seed papers)", "",
              "| papers | database | index build s | papers/s | size MB | build peak memory MB | "
              "relevance, index: mean / min | relevance, SQL path: mean / min |",
              "|---:|---|---:|---:|---:|---:|---:|---:|"]
@@ -980,6 +1034,7 @@ def to_json(results: list[dict], info: dict) -> dict:
     def convert(value):
         if isinstance(value, Timing):
             return {"p50_ms": value.p50, "p99_ms": value.p99, "one_pass_ms": value.one_pass_ms, "hits": value.hits,
+                    "load": [value.load_before, value.load_after],
                     "per_query_p50_ms": {q: percentile(v, 50) for q, v in value.per_query_ms.items()}}
         if isinstance(value, dict):
             return {k: convert(v) for k, v in value.items()}
@@ -1008,6 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes")
     parser.add_argument("--smoke", action="store_true", help="1,000 papers, SQLite only, few repeats")
     parser.add_argument("--pg-url", help="a PostgreSQL server URL; a database of our own is created and dropped")
+    parser.add_argument("--skip-sqlite", action="store_true", help="with --pg-url: PostgreSQL only")
     parser.add_argument("--pg-prefix", default="papers_bench", help="name prefix of the databases the run creates")
     parser.add_argument("--page-ingest-max", type=int, default=20_000,
                         help="papers timed through the page-by-page ingest path (on a scratch database)")
@@ -1016,6 +1072,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--digest-repeats", type=int, default=10)
     parser.add_argument("--bm25-max", type=int, default=200_000, help="skip BM25 above this size")
     parser.add_argument("--no-memory-baselines", action="store_true", help="skip tf-idf and BM25")
+    parser.add_argument("--like-no-warm-up", action="store_true",
+                        help="time the LIKE scan without a warm-up pass (at 1M on PostgreSQL a pass takes minutes)")
+    parser.add_argument("--like-max", type=int, help="skip the LIKE scan above this many papers")
+    parser.add_argument("--reuse-pages", action="store_true",
+                        help="with --workdir: reuse a complete corpus of pages left there (same --seed)")
     parser.add_argument("--no-serve", action="store_true", help="skip the serve-memory measurement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="where pages and databases go (default: a temp dir)")
@@ -1035,7 +1096,8 @@ def main(argv: list[str] | None = None) -> int:
     with _workdir(args.workdir) as workdir:
         results = []
         for n in sizes:
-            results.append(run_size(n, args, workdir))
+            # The JSON is rewritten after every phase, so a run cut short still leaves what it measured.
+            results.append(run_size(n, args, workdir, lambda result: _save_partial(args, info, results, result)))
             gc.collect()
     table = render(results, info)
     print(table)
@@ -1056,6 +1118,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"smoke run failed: {', '.join(missing)} did not run (see the notes above)", file=sys.stderr)
             return 1
     return 0
+
+
+def _save_partial(args, info: dict, done: list[dict], current: dict) -> None:
+    if args.json:
+        args.json.write_text(json.dumps(to_json([*done, current], info), indent=2, default=str))
 
 
 @contextmanager

@@ -1,11 +1,19 @@
-"""Bulk ingest: many saved arXiv pages (a backfill, a benchmark corpus) into the store, fast.
+"""Bulk ingest: many saved arXiv pages (a backfill, a benchmark corpus) into the store, fast, and then the
+recommendation vectors of what it stored.
 
-The pages are parsed in a worker process while this one stores the previous page, so on two cores the
-arxiv package's parser and the database work side by side instead of in turn; each page is stored by
-`db.bulk_ingest.insert_papers_bulk` (multi-row INSERT on SQLite, COPY on PostgreSQL) in one transaction, as
-`bot.ingest.store_page` does, so a killed load leaves whole pages and a rerun adds nothing twice.
+The pages are parsed in a worker process while this one stores the previous pages, so on two cores the
+arxiv package's parser and the database work side by side instead of in turn. Several pages (about
+PAPERS_PER_TRANSACTION papers) are stored by `db.bulk_ingest.insert_papers_bulk` (multi-row INSERT on SQLite,
+COPY on PostgreSQL) in one transaction, so a killed load leaves whole papers, never half of one, and a rerun
+adds nothing twice.
 
-The worker is a spawned process: a script that calls `ingest_feed_files` needs the usual
+Right after the load, `store_vectors` computes the vectors that For you and similar rank by (bot/recommend)
+for every paper that lacks a current one: encoded in worker processes while this one reads the next texts and
+stores the previous vectors. It is a pass of its own, not part of each page's transaction, so the load runs at
+the store's pace; a load killed before it ends leaves papers without vectors, which the next load's pass (or
+`bot.recommend.backfill_vectors`) makes.
+
+The workers are spawned processes: a script that calls these functions needs the usual
 `if __name__ == "__main__":` guard (the console script `papers-bot` has it).
 """
 
@@ -13,8 +21,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,22 +32,45 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.arxiv_source import BadEntry, read_feed_file
 from bot.ingest import FetchReport
-from db.bulk_ingest import finish_bulk_load, insert_papers_bulk
+from bot.recommend.vectors import DIM, MODEL, encode
+from db import vectors as vector_store
+from db.bulk_ingest import end_bulk_transaction, finish_bulk_load, insert_papers_bulk, prepare_bulk_transaction
 from db.records import PaperRecord
 
 log = logging.getLogger(__name__)
 PAGES_AHEAD = 2
+# Papers per transaction: fewer commits, and on SQLite fewer and larger FTS5 segments to merge later. A page
+# is never split, so a transaction holds whole pages (5 of the app's 1,000-paper pages).
+PAPERS_PER_TRANSACTION = 5_000
+VECTOR_BATCH = 500  # papers per vector transaction
+VECTOR_WORKERS = 2
+
+
+@dataclass
+class BulkReport(FetchReport):
+    vectors: int = 0  # recommendation vectors stored by the pass after the load
 
 
 def store_page_bulk(factory: sessionmaker[Session], items: Sequence[PaperRecord | BadEntry],
                     report: FetchReport) -> None:
-    """`bot.ingest.store_page` for bulk loads: the same counts and skips, the bulk insert."""
-    good = [item for item in items if isinstance(item, PaperRecord)]
-    for bad in (item for item in items if isinstance(item, BadEntry)):
-        log.warning("skipped a bad arXiv entry: %s", bad)
-        report.skipped += 1
+    """`bot.ingest.store_page` for bulk loads: the same counts and skips, the bulk insert, one transaction."""
+    store_pages_bulk(factory, [items], report)
+
+
+def store_pages_bulk(factory: sessionmaker[Session], pages: Sequence[Sequence[PaperRecord | BadEntry]],
+                     report: FetchReport) -> None:
+    """Several pages in one transaction, each page's papers in order (a later page's version of a paper is
+    compared with what the earlier one stored)."""
     with factory.begin() as session:
-        report.counts += insert_papers_bulk(session, good, seen_at=datetime.now(UTC))
+        prepare_bulk_transaction(session)
+        seen_at = datetime.now(UTC)
+        for items in pages:
+            good = [item for item in items if isinstance(item, PaperRecord)]
+            for bad in (item for item in items if isinstance(item, BadEntry)):
+                log.warning("skipped a bad arXiv entry: %s", bad)
+                report.skipped += 1
+            report.counts += insert_papers_bulk(session, good, seen_at=seen_at)
+        end_bulk_transaction(session)
 
 
 def parsed_pages(paths: Sequence[Path], *, in_worker: bool = True) -> Iterable[list[PaperRecord | BadEntry]]:
@@ -58,12 +91,71 @@ def parsed_pages(paths: Sequence[Path], *, in_worker: bool = True) -> Iterable[l
 
 
 def ingest_feed_files(factory: sessionmaker[Session], paths: Sequence[Path], *, in_worker: bool = True,
-                      progress=None) -> FetchReport:
-    report = FetchReport()
+                      vectors: bool = True, progress=None) -> BulkReport:
+    """Store the saved pages' papers, then (with `vectors`) the vectors of every paper that lacks one."""
+    report = BulkReport()
+    batch: list[list[PaperRecord | BadEntry]] = []
     for items in parsed_pages(paths, in_worker=in_worker):
-        store_page_bulk(factory, items, report)
+        batch.append(items)
+        if sum(len(page) for page in batch) >= PAPERS_PER_TRANSACTION:
+            store_pages_bulk(factory, batch, report)
+            batch = []
+            if progress:
+                progress(report)
+    if batch:
+        store_pages_bulk(factory, batch, report)
         if progress:
             progress(report)
     with factory.begin() as session:
         finish_bulk_load(session)
+    if vectors:
+        report.vectors = store_vectors(factory, in_worker=in_worker)
     return report
+
+
+def encode_texts(texts: Sequence[tuple[str, str]]) -> list[bytes]:
+    """The vectors of (title, abstract) pairs; run in a worker process."""
+    return [encode(title, abstract) for title, abstract in texts]
+
+
+def store_vectors(factory: sessionmaker[Session], *, in_worker: bool = True, batch: int = VECTOR_BATCH) -> int:
+    """`bot.recommend.backfill_vectors` at bulk speed: every paper whose vector is missing or stale gets one,
+    a batch per transaction, in id order. Returns how many were stored."""
+    stored = 0
+    for texts, vectors in _encoded_batches(factory, batch, in_worker=in_worker):
+        rows = [(text.paper_id, text.version, vector) for text, vector in zip(texts, vectors, strict=True)]
+        with factory.begin() as session:
+            stored += vector_store.upsert_vectors(session, model=MODEL, dim=DIM, computed_at=datetime.now(UTC),
+                                                  vectors=rows)
+    return stored
+
+
+def _text_batches(factory: sessionmaker[Session], batch: int) -> Iterable[list[vector_store.PaperText]]:
+    after_id = 0
+    while True:
+        with factory.begin() as session:
+            texts = vector_store.texts_needing_vectors(session, model=MODEL, after_id=after_id, limit=batch)
+        if not texts:
+            return
+        yield texts
+        after_id = texts[-1].paper_id
+
+
+def _encoded_batches(factory: sessionmaker[Session], batch: int, *, in_worker: bool):
+    """(texts, their vectors) batch by batch; with `in_worker`, encoded in worker processes a few batches
+    ahead while this process reads and stores."""
+    if not in_worker:
+        for texts in _text_batches(factory, batch):
+            yield texts, encode_texts([(t.title, t.abstract) for t in texts])
+        return
+    workers = max(1, min(VECTOR_WORKERS, os.cpu_count() or 1))
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        waiting: deque = deque()
+        for texts in _text_batches(factory, batch):
+            waiting.append((texts, pool.apply_async(encode_texts, ([(t.title, t.abstract) for t in texts],))))
+            if len(waiting) > workers + 1:
+                texts, pending = waiting.popleft()
+                yield texts, pending.get()
+        while waiting:
+            texts, pending = waiting.popleft()
+            yield texts, pending.get()

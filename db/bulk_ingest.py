@@ -9,7 +9,11 @@ rules for existing rows stay in one place.
   are stored exactly as the ORM stores them.
 - PostgreSQL: COPY straight into `papers` (through a staging table and INSERT ... ON CONFLICT when another
   process got there first), with a longer GIN pending list. The database still builds each row's tsvector;
-  COPY removes the per-row statement round trips.
+  COPY removes the per-row statement round trips. A load transaction commits without waiting for its WAL to
+  reach the disk (`synchronous_commit = off`, that transaction only): a server crash may forget the last
+  moments of a load, never half a transaction, and a rerun stores what was forgotten.
+
+`prepare_bulk_transaction` sets a load transaction up; `insert_papers_bulk` may then run several times in it.
 
 On both, a paper another process inserts meanwhile is skipped, not an error.
 """
@@ -35,6 +39,8 @@ _CHUNK = 500  # ids per IN (...) when looking up stored versions
 _ROWS_PER_INSERT = 500  # 16 columns: 8,000 bound values, under SQLite's 32,766
 _STAGING = "papers_bulk_staging"
 _GIN_PENDING_LIST = "64MB"
+_FTS = "papers_fts"
+_FTS_AUTOMERGE = 4  # FTS5's default; the migrations never change it
 
 
 def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_at: datetime) -> UpsertCounts:
@@ -52,6 +58,28 @@ def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_
         inserted = insert(session, fresh, seen_at)
         counts += UpsertCounts(new=inserted, unchanged=len(fresh) - inserted)
     return counts
+
+
+def prepare_bulk_transaction(session: Session) -> None:
+    """Settings for this transaction only, before the first `insert_papers_bulk` in it; with SQLite,
+    `end_bulk_transaction` must run before it commits."""
+    if session.bind.dialect.name == "sqlite":
+        # FTS5 merges its segments as it goes, four at a time (automerge=4): during a load that rewrites each
+        # paper's postings several times over. Off for the load's own writes, FTS5 still merges 16 segments
+        # of a level at once (crisismerge), so the index stays bounded; end_bulk_transaction turns it back on
+        # before the commit, and a killed load rolls the setting back with its papers.
+        session.execute(text(f"INSERT INTO {_FTS}({_FTS}, rank) VALUES ('automerge', 0)"))
+        return
+    # A longer GIN pending list: the full-text index takes new entries in large sorted merges, not page by
+    # page; finish_bulk_load merges what is left.
+    session.execute(text(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'"))
+    session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def end_bulk_transaction(session: Session) -> None:
+    """Before a load transaction commits: the full-text index's own settings back as they were."""
+    if session.bind.dialect.name == "sqlite":
+        session.execute(text(f"INSERT INTO {_FTS}({_FTS}, rank) VALUES ('automerge', {_FTS_AUTOMERGE})"))
 
 
 def _stored_ids(session: Session, arxiv_ids: list[str]) -> set[str]:
@@ -93,9 +121,6 @@ def _insert_postgresql(session: Session, papers: list[PaperRecord], seen_at: dat
     rows = [_copy_row(paper, seen_at) for paper in papers]
     driver = session.connection().connection.driver_connection  # psycopg's own connection, same transaction
     with driver.cursor() as cursor:
-        # A longer GIN pending list: the full-text index takes new entries in large sorted merges, not page by
-        # page; finish_bulk_load merges what is left.
-        cursor.execute(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'")
         cursor.execute("SAVEPOINT bulk_copy")
         try:
             _copy(cursor, "papers", rows)

@@ -1,18 +1,33 @@
 """Bulk ingest (bot/bulk_ingest, db/bulk_ingest): the same rows and counts as the page-by-page ingest, pages
-parsed in a worker process, and the search index follows what it stores. SQLite and PostgreSQL."""
+parsed in a worker process, several pages a transaction, a killed load leaves whole papers, the search index
+follows what it stores, and the pass after the load gives every paper its recommendation vector. SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import select
 
 from bench.corpus import generate_papers, write_atom_pages
-from bot import bulk_ingest, search_index
+from bot import bulk_ingest, recommend, search_index
+from bot.app import build_store
 from bot.arxiv_source import read_feed_file
 from bot.ingest import FetchReport, ingest_feed_file, ingest_records
+from bot.reading import mark_read
 from bot.search import run_search
 from db import papers as paper_store
+from db.models import Paper, PaperVector
 from tests.conftest import SEED_FEED
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def all_papers(store) -> dict:
@@ -28,8 +43,6 @@ def test_bulk_ingest_stores_what_the_page_ingest_stores_and_a_rerun_adds_nothing
     again = bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED])
     assert (again.counts.new, again.counts.unchanged) == (0, 87)
     reference = replace(settings, database_url=f"sqlite:///{tmp_path / 'reference.db'}")
-    from bot.app import build_store
-
     other = build_store(reference)
     try:
         ingest_feed_file(other.session_factory, SEED_FEED)
@@ -89,3 +102,119 @@ def test_a_paper_another_process_inserts_meanwhile_is_skipped_not_an_error(store
     assert (report.counts.new, report.counts.unchanged) == (2, 1)
     with store.session_factory.begin() as session:
         assert paper_store.count_papers(session) == 3
+
+
+def test_a_later_page_in_the_same_transaction_brings_a_newer_version(store):
+    paper = next(item for item in read_feed_file(SEED_FEED) if hasattr(item, "arxiv_id"))
+    report = FetchReport()
+    bulk_ingest.store_pages_bulk(store.session_factory, [[replace(paper, version=2, title="Second")],
+                                                         [replace(paper, version=3, title="Third")],
+                                                         [replace(paper, version=1, title="First")]], report)
+    assert (report.counts.new, report.counts.updated, report.counts.unchanged) == (1, 1, 1)
+    with store.session_factory.begin() as session:
+        assert paper_store.get_paper(session, paper.arxiv_id).title == "Third"
+
+
+def vectors_by_id(store) -> dict[str, tuple[int, bytes]]:
+    with store.session_factory.begin() as session:
+        rows = session.execute(select(Paper.arxiv_id, PaperVector.paper_version, PaperVector.vector)
+                               .join(PaperVector, PaperVector.paper_id == Paper.id))
+        return {arxiv_id: (version, vector) for arxiv_id, version, vector in rows}
+
+
+def test_bulk_loaded_papers_get_the_vectors_the_page_ingest_makes_and_show_in_similar_and_for_you(
+        store, settings, tmp_path):
+    report = bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED, SEED_FEED])
+    assert report.vectors == 87
+    reference = build_store(replace(settings, database_url=f"sqlite:///{tmp_path / 'reference.db'}"))
+    try:
+        ingest_feed_file(reference.session_factory, SEED_FEED)
+        assert vectors_by_id(store) == vectors_by_id(reference)
+    finally:
+        reference.engine.dispose()
+    assert bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED]).vectors == 0
+
+    kv_paper = "2503.11816"
+    similar = recommend.similar(store.session_factory, arxiv_id=kv_paper, limit=5)
+    assert similar.items and all("cache" in (i.paper.title + i.paper.abstract).lower() for i in similar.items[:2])
+    mark_read(store.session_factory, team_id="T1", user_id="U1", arxiv_id=kv_paper, source="button")
+    page = recommend.for_you(store.session_factory, team_id="T1", user_id="U1", limit=5)
+    assert not page.cold_start and len(page.items) == 5
+    assert page.items[0].because.arxiv_id == kv_paper
+
+
+def test_a_new_version_loaded_in_bulk_gets_a_new_vector(store, tmp_path):
+    bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED])
+    paper = next(item for item in read_feed_file(SEED_FEED) if hasattr(item, "arxiv_id"))
+    before = vectors_by_id(store)[paper.arxiv_id]
+    pages = write_atom_pages([replace(paper, version=paper.version + 1, title="Entirely different words",
+                                      abstract="Nothing at all in common with the first version.")],
+                             tmp_path / "pages", 10)
+    assert bulk_ingest.ingest_feed_files(store.session_factory, pages, in_worker=False).vectors == 1
+    after = vectors_by_id(store)[paper.arxiv_id]
+    assert after[0] == paper.version + 1 and after[1] != before[1]
+
+
+_KILLED_LOAD = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+    from bot import bulk_ingest
+    from bot.app import build_store
+    from bot.config import Settings
+    from db import bulk_ingest as bulk_store
+
+    if __name__ == "__main__":
+        store = build_store(Settings(database_url=sys.argv[1]), migrate=False)
+        bulk_ingest.PAPERS_PER_TRANSACTION = 300
+        insert, calls = bulk_store.insert_papers_bulk, []
+
+        def insert_then_die(session, papers, **kwargs):
+            counts = insert(session, papers, **kwargs)
+            calls.append(len(papers))
+            if len(calls) == 5:  # the second transaction has stored two of its three pages
+                session.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            return counts
+
+        bulk_ingest.insert_papers_bulk = insert_then_die
+        bulk_ingest.ingest_feed_files(store.session_factory, sorted(Path(sys.argv[2]).glob("*.xml")))
+""")
+
+
+def fts_automerge(store) -> int | None:
+    """SQLite: FTS5's automerge setting as stored (None: never set, the default 4)."""
+    if store.engine.dialect.name != "sqlite":
+        return 4
+    with store.engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT v FROM papers_fts_config WHERE k = 'automerge'").scalar()
+
+
+def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, settings, tmp_path):
+    papers = list(generate_papers(900, seed=6))
+    pages = write_atom_pages(papers, tmp_path / "pages", page_size=100)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    killed = subprocess.run([sys.executable, "-c", _KILLED_LOAD, settings.database_url, str(tmp_path / "pages")],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    source = {paper.arxiv_id: paper for paper in papers}
+    with store.session_factory.begin() as session:
+        assert paper_store.count_papers(session) == 300  # the first transaction's three pages, no more
+        stored = paper_store.get_papers(session, list(source))
+    assert sorted(stored) == sorted(paper.arxiv_id for paper in papers[:300])
+    assert all((p.title, p.abstract, p.authors) == (source[i].title, source[i].abstract, tuple(source[i].authors))
+               for i, p in stored.items())
+    assert fts_automerge(store) in (None, 4)  # FTS5's own merging, off during the load, is back on
+    last = papers[299]
+    assert last.arxiv_id in [hit.paper.arxiv_id for hit in
+                             run_search(store.session_factory, query=f'"{last.title}"', limit=5).hits]
+
+    report = bulk_ingest.ingest_feed_files(store.session_factory, pages)
+    assert (report.counts.new, report.counts.unchanged, report.vectors) == (600, 300, 900)
+    with store.session_factory.begin() as session:
+        assert paper_store.count_papers(session) == 900
+    assert len(vectors_by_id(store)) == 900
+    assert fts_automerge(store) in (None, 4)
+    first = papers[0]
+    assert first.arxiv_id in [hit.paper.arxiv_id for hit in
+                              run_search(store.session_factory, query=f'"{first.title}"', limit=5).hits]
