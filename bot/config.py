@@ -181,8 +181,9 @@ class Settings:
 
     def require_slack_credentials(self) -> None:
         """A command that acts in Slack needs a way in: SLACK_BOT_TOKEN, or OAuth installations."""
-        if not self.oauth_enabled:
-            self.require("SLACK_BOT_TOKEN")
+        if not self.oauth_enabled and not self.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN is not set (or, for many workspaces, SLACK_CLIENT_ID and "
+                              "SLACK_CLIENT_SECRET); this command acts in Slack (see README: Settings)")
 
     def require(self, *names: str) -> None:
         """Raise ConfigError for the first of the named settings that is unset (by env var name)."""

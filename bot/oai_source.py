@@ -64,6 +64,19 @@ RAW_NS = "{http://arxiv.org/OAI/arXivRaw/}"
 PHYSICS_ARCHIVES = frozenset({"astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph",
                               "nlin", "nucl-ex", "nucl-th", "physics", "quant-ph"})
 OWN_GROUP_ARCHIVES = frozenset({"cs", "econ", "eess", "math", "q-bio", "q-fin", "stat"})
+# arXiv's subject classes (https://arxiv.org/category_taxonomy), as parse_category spells them. A typo such as
+# `cs.ML` (it is stat.ML, or cs.LG) would otherwise cost a whole harvest of a set arXiv does not have.
+SUBJECT_CLASSES = {
+    "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS NA NE NI OH OS PF PL RO SC "
+          "SD SE SI SY",
+    "math": "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR QA RA RT SG SP ST",
+    "stat": "AP CO ME ML OT TH", "eess": "AS IV SP SY", "econ": "EM GN TH",
+    "q-bio": "BM CB GN MN NC OT PE QM SC TO", "q-fin": "CP EC GN MF PM PR RM ST TR",
+    "astro-ph": "CO EP GA HE IM SR", "nlin": "AO CD CG PS SI",
+    "cond-mat": "dis-nn mes-hall mtrl-sci other quant-gas soft stat-mech str-el supr-con",
+    "physics": "acc-ph ao-ph app-ph atm-clus atom-ph bio-ph chem-ph class-ph comp-ph data-an ed-ph flu-dyn gen-ph "
+               "geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
+}
 
 
 class BadCategory(ValueError):
@@ -84,6 +97,13 @@ def set_spec_for(category: str) -> str:
     else:
         known = ", ".join(sorted(PHYSICS_ARCHIVES | OWN_GROUP_ARCHIVES))
         raise BadCategory(f"{category!r}: arXiv has no archive {archive!r} (archives: {known})")
+    subjects = SUBJECT_CLASSES.get(archive, "").split()
+    if subject and subject not in subjects:
+        elsewhere = sorted(f"{other}.{subject}" for other, names in SUBJECT_CLASSES.items() if subject in names.split())
+        hint = f"; did you mean {' or '.join(elsewhere)}?" if elsewhere else f" ({archive}: {', '.join(subjects)})"
+        if not subjects:
+            hint = f" ({archive} has no subject classes: use {archive})"
+        raise BadCategory(f"{category!r} is not an arXiv category{hint}")
     return f"{group}:{archive}:{subject}" if subject else f"{group}:{archive}"
 
 

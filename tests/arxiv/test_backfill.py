@@ -319,6 +319,10 @@ def test_arxiv_down_after_the_last_retry_is_one_line_and_keeps_what_was_stored(o
 @pytest.mark.parametrize(("args", "message"), [
     (["--categories", "cs.LG,foo.BAR"], "papers-bot: --categories: 'foo.BAR': arXiv has no archive 'foo' "),
     (["--categories", "cs.LG;"], "papers-bot: --categories: 'cs.LG;' is not an arXiv category"),
+    (["--categories", "cs.ML"], "papers-bot: --categories: 'cs.ML' is not an arXiv category; did you mean stat.ML?"),
+    (["--categories", "cs.CL,cs.XX"], "papers-bot: --categories: 'cs.XX' is not an arXiv category (cs: AI, AR,"),
+    (["--categories", "hep-th.QFT"], "papers-bot: --categories: 'hep-th.QFT' is not an arXiv category (hep-th has "
+                                     "no subject classes: use hep-th)"),
     (["--categories", " , "], "papers-bot: --categories needs at least one arXiv category"),
     ([], "papers-bot: --categories needs at least one arXiv category, e.g. --categories cs.LG,cs.CL"),
     (["--categories", "cs.LG", "--since", "2025-04-01", "--until", "2025-03-01"],
