@@ -30,8 +30,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import arxiv
@@ -45,6 +46,7 @@ from bot.metrics import NOT_EXPOSED, Metrics
 from db.records import PaperRecord
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_RETRY_AFTER_SECONDS = 300.0
 _WS_RE = re.compile(r"\s+")
@@ -256,7 +258,9 @@ class DeadlineExceeded(requests.Timeout):
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
+    """One HTTP answer, its body read whole within the deadline (empty unless the status is 200)."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -294,57 +298,45 @@ def read_body_within_deadline(response: requests.Response, deadline: float) -> b
         chunks.append(chunk)
 
 
-class PoliteArxivClient(arxiv.Client):
-    def __init__(
-        self,
-        *,
-        api_url: str,
-        page_size: int,
-        delay_seconds: float,
-        timeout_seconds: float,
-        max_retries: int,
-        pacing: ArxivPacing | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        metrics: Metrics = NOT_EXPOSED,
-    ):
-        # num_retries=0: the package's own retry loop is replaced by ours in _parse_feed.
-        super().__init__(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
-        self.query_url_format = api_url + ("&{}" if "?" in api_url else "?{}")
+class PacedHttp:
+    """How each of our arXiv clients asks (the export API's, bot.oai_source's OAI-PMH one): one request at a time,
+    this client's delay after the last answer, then a turn shared with every other process (ArxivPacing), a total
+    deadline per answer, and retries that grow and honour Retry-After, never below the delay. The clients differ
+    only in what makes a page whole (`whole_page`, raising BadPage) and in how they name a refusal."""
+
+    def __init__(self, *, name: str, delay_seconds: float, timeout_seconds: float, max_retries: int,
+                 pacing: ArxivPacing | None = None, sleep: Callable[[float], None] = time.sleep,
+                 metrics: Metrics = NOT_EXPOSED, session: requests.Session | None = None):
+        self.name = name  # "arXiv", "arXiv OAI-PMH": how log lines name the source
+        self.delay_seconds = delay_seconds
         self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
         self.pacing = pacing or OwnPacingOnly()
-        self.requests_made = 0
         self.metrics = metrics
+        self.requests_made = 0
+        self.lock = threading.Lock()  # arXiv's terms: one connection at a time
         self._sleep = sleep
-        self._lock = threading.Lock()  # arXiv's terms: one connection at a time
+        self._session = session or requests.Session()
         self._last_request_ended: float | None = None
-        self._dropped: list[BadEntry] = []
 
-    def take_dropped(self) -> list[BadEntry]:
-        """Entries of the pages fetched so far that the package's parser dropped (no id or date)."""
-        dropped, self._dropped = self._dropped, []
-        return dropped
-
-    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> arxiv_feed.ParsedFeed:
-        # Called by the package's paging (`Client.results`) for every page.
-        with self._lock:
-            return self._parse_feed_with_retries(url)
-
-    def _parse_feed_with_retries(self, url: str) -> arxiv_feed.ParsedFeed:
+    def fetch(self, url: str, *, whole_page: Callable[[Answer], T], refused: str,
+              params: Mapping[str, str] | None = None) -> T:
+        """GET `url` until `whole_page` takes the answer; ArxivQueryRefused on a 4xx (`refused (HTTP 400)`),
+        ArxivUnavailable after the last retry."""
         last_error = "no answer"
         for attempt in range(self.max_retries + 1):
             retry_after = None
             try:
-                answer = self._request(url)
+                answer = self._request(url, params)
                 if answer.status == requests.codes.ok:
-                    page = self._whole_page(answer, url)
+                    page = whole_page(answer)
                     self.metrics.arxiv_request("ok")
                     return page
                 last_error = f"HTTP {answer.status}"
                 retry_after = retry_after_seconds(answer.headers)
                 if answer.status < 500 and answer.status not in (408, 429):
                     self.metrics.arxiv_request("failed")
-                    raise ArxivQueryRefused(f"arXiv refused the query ({last_error})")
+                    raise ArxivQueryRefused(f"{refused} ({last_error})")
             except DeadlineExceeded:
                 last_error = f"no whole answer within {self.timeout_seconds:g} s"
             except requests.Timeout:
@@ -358,21 +350,13 @@ class PoliteArxivClient(arxiv.Client):
                 break
             self.metrics.arxiv_request("retry")
             wait = max(retry_after or 0.0, max(self.delay_seconds, 0.05) * 2**attempt)
-            log.warning("arXiv gave %s; retry %d/%d in %.1f s", last_error, attempt + 1, self.max_retries, wait)
+            log.warning("%s gave %s; retry %d/%d in %.1f s", self.name, last_error, attempt + 1, self.max_retries,
+                        wait)
             self._sleep(wait)
         raise ArxivUnavailable(f"arXiv is unavailable: {last_error} after {self.max_retries + 1} tries")
 
-    def _whole_page(self, answer: _Answer, url: str) -> arxiv_feed.ParsedFeed:
-        root = whole_feed(answer.body, content_type=answer.headers.get("Content-Type", ""))
-        asked = parse_qs(urlsplit(url).query)
-        _check_entry_count(root, start=int(asked.get("start", ["0"])[0]),
-                           asked=int(asked.get("max_results", [str(self.page_size)])[0]))
-        feed = _parse_atom(answer.body)
-        self._dropped.extend(_entries_the_parser_dropped(root, feed))
-        return feed
-
-    def _request(self, url: str) -> _Answer:
-        """One GET, paced (this client's delay, then a shared turn) and bounded by the deadline."""
+    def _request(self, url: str, params: Mapping[str, str] | None) -> Answer:
+        """One GET, paced (this client's delay, then the shared turn) and bounded by the deadline."""
         if self._last_request_ended is not None:
             pause = self.delay_seconds - (time.monotonic() - self._last_request_ended)
             if pause > 0:
@@ -381,20 +365,66 @@ class PoliteArxivClient(arxiv.Client):
         self.requests_made += 1
         answer = None
         try:
-            answer = self._get_within_deadline(url)
+            answer = self._get_within_deadline(url, params)
             return answer
         finally:
             self._last_request_ended = time.monotonic()
             retry_after = retry_after_seconds(answer.headers) if answer else None
             self.pacing.finished(next_gap_seconds=max(self.delay_seconds, retry_after or 0.0))
 
-    def _get_within_deadline(self, url: str) -> _Answer:
+    def _get_within_deadline(self, url: str, params: Mapping[str, str] | None) -> Answer:
         deadline = time.monotonic() + self.timeout_seconds
-        with self._session.get(url, headers={"User-Agent": USER_AGENT}, timeout=self.timeout_seconds,
-                               stream=True) as response:
+        with self._session.get(url, params=dict(params) if params else None, headers={"User-Agent": USER_AGENT},
+                               timeout=self.timeout_seconds, stream=True) as response:
             if response.status_code != requests.codes.ok:
-                return _Answer(response.status_code, response.headers, b"")
-            return _Answer(response.status_code, response.headers, read_body_within_deadline(response, deadline))
+                return Answer(response.status_code, response.headers, b"")
+            return Answer(response.status_code, response.headers, read_body_within_deadline(response, deadline))
+
+
+class PoliteArxivClient(arxiv.Client):
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        page_size: int,
+        delay_seconds: float,
+        timeout_seconds: float,
+        max_retries: int,
+        pacing: ArxivPacing | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics = NOT_EXPOSED,
+    ):
+        # num_retries=0: the package's own retry loop is replaced by ours (PacedHttp) in _parse_feed.
+        super().__init__(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
+        self.query_url_format = api_url + ("&{}" if "?" in api_url else "?{}")
+        self.http = PacedHttp(name="arXiv", delay_seconds=delay_seconds, timeout_seconds=timeout_seconds,
+                              max_retries=max_retries, pacing=pacing, sleep=sleep, metrics=metrics,
+                              session=self._session)
+        self._dropped: list[BadEntry] = []
+
+    @property
+    def requests_made(self) -> int:
+        return self.http.requests_made
+
+    def take_dropped(self) -> list[BadEntry]:
+        """Entries of the pages fetched so far that the package's parser dropped (no id or date)."""
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> arxiv_feed.ParsedFeed:
+        # Called by the package's paging (`Client.results`) for every page.
+        with self.http.lock:
+            return self.http.fetch(url, whole_page=partial(self._whole_page, url=url),
+                                   refused="arXiv refused the query")
+
+    def _whole_page(self, answer: Answer, url: str) -> arxiv_feed.ParsedFeed:
+        root = whole_feed(answer.body, content_type=answer.headers.get("Content-Type", ""))
+        asked = parse_qs(urlsplit(url).query)
+        _check_entry_count(root, start=int(asked.get("start", ["0"])[0]),
+                           asked=int(asked.get("max_results", [str(self.page_size)])[0]))
+        feed = _parse_atom(answer.body)
+        self._dropped.extend(_entries_the_parser_dropped(root, feed))
+        return feed
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 
-import requests
 from lxml import etree
 from sickle import Sickle
 from sickle.iterator import OAIResponseIterator
@@ -40,19 +38,7 @@ from sickle.models import Header
 from sickle.response import OAIResponse
 
 from bot.arxiv_ids import parse_arxiv_id, parse_category
-from bot.arxiv_source import (
-    USER_AGENT,
-    ArxivPacing,
-    ArxivQueryRefused,
-    ArxivUnavailable,
-    BadEntry,
-    BadPage,
-    DeadlineExceeded,
-    OwnPacingOnly,
-    collapse_whitespace,
-    read_body_within_deadline,
-    retry_after_seconds,
-)
+from bot.arxiv_source import ArxivPacing, BadEntry, BadPage, PacedHttp, collapse_whitespace
 from db.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -245,28 +231,18 @@ def whole_oai_page(body: bytes) -> etree._Element:
     return root
 
 
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
 class PoliteOaiClient(Sickle):
-    """sickle's client, with our transport: paced, one request at a time, a deadline each, retries."""
+    """sickle's client, with our transport (PacedHttp): paced, one request at a time, a deadline each, retries."""
 
     def __init__(self, *, oai_url: str, delay_seconds: float, timeout_seconds: float, max_retries: int,
                  pacing: ArxivPacing | None = None, sleep: Callable[[float], None] = time.sleep):
         super().__init__(oai_url, iterator=OAIResponseIterator, max_retries=0)
-        self.delay_seconds = delay_seconds
-        self.timeout_seconds = timeout_seconds
-        self.retries = max_retries
-        self.pacing = pacing or OwnPacingOnly()
-        self.requests_made = 0
-        self._sleep = sleep
-        self._lock = threading.Lock()  # arXiv's terms: one connection at a time
-        self._http = requests.Session()
-        self._last_request_ended: float | None = None
+        self.http = PacedHttp(name="arXiv OAI-PMH", delay_seconds=delay_seconds, timeout_seconds=timeout_seconds,
+                              max_retries=max_retries, pacing=pacing, sleep=sleep)
+
+    @property
+    def requests_made(self) -> int:
+        return self.http.requests_made
 
     def list_record_pages(self, params: Mapping[str, str]) -> OAIResponseIterator:
         """ListRecords a page at a time (the first is fetched now); `.resumption_token` names the next page."""
@@ -274,60 +250,10 @@ class PoliteOaiClient(Sickle):
 
     def harvest(self, **kwargs) -> OAIResponse:
         # sickle's iterators call this for every page.
-        with self._lock:
-            return self._harvest_with_retries(kwargs)
-
-    def _harvest_with_retries(self, params: dict[str, str]) -> OAIResponse:
-        last_error = "no answer"
-        for attempt in range(self.retries + 1):
-            retry_after = None
-            try:
-                answer = self._request(params)
-                if answer.status == requests.codes.ok:
-                    return WholeOaiResponse(whole_oai_page(answer.body), params)
-                last_error = f"HTTP {answer.status}"
-                retry_after = retry_after_seconds(answer.headers)
-                if answer.status < 500 and answer.status not in (408, 429):
-                    raise ArxivQueryRefused(f"arXiv's OAI-PMH interface refused the request ({last_error})")
-            except DeadlineExceeded:
-                last_error = f"no whole answer within {self.timeout_seconds:g} s"
-            except requests.Timeout:
-                last_error = f"no answer within {self.timeout_seconds:g} s"
-            except requests.RequestException as err:
-                last_error = f"connection failed ({type(err).__name__})"
-            except BadPage as err:
-                last_error = f"a bad page: {err}"
-            if attempt == self.retries:
-                break
-            wait = max(retry_after or 0.0, max(self.delay_seconds, 0.05) * 2**attempt)
-            log.warning("arXiv OAI-PMH gave %s; retry %d/%d in %.1f s", last_error, attempt + 1, self.retries, wait)
-            self._sleep(wait)
-        raise ArxivUnavailable(f"arXiv is unavailable: {last_error} after {self.retries + 1} tries")
-
-    def _request(self, params: Mapping[str, str]) -> _Answer:
-        """One GET, paced (this client's delay, then the shared turn) and bounded by the deadline."""
-        if self._last_request_ended is not None:
-            pause = self.delay_seconds - (time.monotonic() - self._last_request_ended)
-            if pause > 0:
-                self._sleep(pause)
-        self.pacing.wait_for_turn()
-        self.requests_made += 1
-        answer = None
-        try:
-            answer = self._get_within_deadline(params)
-            return answer
-        finally:
-            self._last_request_ended = time.monotonic()
-            retry_after = retry_after_seconds(answer.headers) if answer else None
-            self.pacing.finished(next_gap_seconds=max(self.delay_seconds, retry_after or 0.0))
-
-    def _get_within_deadline(self, params: Mapping[str, str]) -> _Answer:
-        deadline = time.monotonic() + self.timeout_seconds
-        with self._http.get(self.endpoint, params=dict(params), headers={"User-Agent": USER_AGENT},
-                            timeout=self.timeout_seconds, stream=True) as response:
-            if response.status_code != requests.codes.ok:
-                return _Answer(response.status_code, response.headers, b"")
-            return _Answer(response.status_code, response.headers, read_body_within_deadline(response, deadline))
+        with self.http.lock:
+            return self.http.fetch(self.endpoint, params=kwargs,
+                                   whole_page=lambda answer: WholeOaiResponse(whole_oai_page(answer.body), kwargs),
+                                   refused="arXiv's OAI-PMH interface refused the request")
 
     @classmethod
     def from_settings(cls, settings, *, pacing: ArxivPacing | None = None,
