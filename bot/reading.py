@@ -8,17 +8,16 @@ message is ready to show; a database hiccup becomes `ReadingUnavailable`, never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.arxiv_ids import parse_arxiv_id
 from bot.arxiv_source import ArxivSource, ArxivUnavailable
+from bot.database_errors import apology_on_database_error
 from bot.ingest import ingest_records
 from db import papers as paper_store
 from db import reads as read_store
@@ -68,16 +67,10 @@ def parse_paper_ref(text: str) -> str:
     return parsed.id
 
 
-@contextmanager
-def _database(action: str) -> Iterator[None]:
+def _database(action: str):
     """Turn a database failure into one short apology; the details go to the log."""
-    try:
-        yield
-    except SQLAlchemyError:
-        log.exception("database error while %s", action)
-        raise ReadingUnavailable(
-            "Sorry, I couldn't reach the reading list just now. Please try again in a moment."
-        ) from None
+    return apology_on_database_error(action, lambda: ReadingUnavailable(
+        "Sorry, I couldn't reach the reading list just now. Please try again in a moment."))
 
 
 @dataclass(frozen=True)

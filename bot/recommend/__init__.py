@@ -21,16 +21,15 @@ import dataclasses
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.database_errors import apology_on_database_error
 from bot.recommend import ranking
 from bot.recommend.vectors import DIM, MODEL, encode, query_vector
 from bot.search import ParsedQuery, parse_query
@@ -163,14 +162,9 @@ def clear_caches() -> None:
     _readers.clear()
 
 
-@contextmanager
-def _database(action: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError:
-        log.exception("database error while %s", action)
-        raise RecommendUnavailable("Sorry, I couldn't reach the papers just now. Please try again in a moment.") \
-            from None
+def _database(action: str):
+    return apology_on_database_error(action, lambda: RecommendUnavailable(
+        "Sorry, I couldn't reach the papers just now. Please try again in a moment."))
 
 
 # -- vectors ------------------------------------------------------------------------------------------
