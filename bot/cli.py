@@ -304,13 +304,13 @@ def _log_health_port(server) -> None:
         log.info("GET /healthz, /readyz and /metrics (when on) on port %d", server.effective_port)
 
 
-def digest_workspace(settings: Settings, store: app.Store, args) -> tuple[str, object | None]:
+def digest_workspace(settings: Settings, args, installations) -> tuple[str, object | None]:
     """The workspace of `papers-bot digest`'s channel and the client to post with: --team, else SLACK_TEAM_ID, else
     the one workspace served (SLACK_BOT_TOKEN's, or the only installation). A dry run calls no one: without --team
     or SLACK_TEAM_ID it reads the rows from before workspaces ('')."""
     if args.dry_run:
         return args.team or settings.slack_team_id or "", None
-    served = list(app.workspace_installations(settings, store)())
+    served = list(installations())
     wanted = args.team or (settings.slack_team_id if len(served) > 1 else None)
     if wanted is None:
         if len(served) != 1:
@@ -333,7 +333,9 @@ def cmd_digest(settings: Settings, args) -> int:
         if not channel:
             raise ConfigError("DIGEST_CHANNEL is not set and no --channel was given")
     store = app.build_store(settings)
-    team_id, client = digest_workspace(settings, store, args)
+    # Built once: asking Slack which workspace the token serves (auth.test) happens once per run.
+    installations = None if args.dry_run else app.workspace_installations(settings, store)
+    team_id, client = digest_workspace(settings, args, installations)
     digest_date = args.date or digest.today_in(settings)
     if args.from_file:
         ingest_saved_answer(store.session_factory, args.from_file)
@@ -359,7 +361,7 @@ def cmd_digest(settings: Settings, args) -> int:
     print(report.summary())
     # The follow-alert DMs go right after the digest, as the scheduled job sends them (logged: stdout stays the
     # digest's one summary line).
-    log.info(app.send_alerts(settings, store).summary())
+    log.info(app.send_alerts(settings, store, installations=installations).summary())
     if report.database_error:
         # Not "nothing half-written": Slack may hold messages the ledger has no ts for. Their marks let the
         # rerun find them, so it posts only what is missing.
