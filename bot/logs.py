@@ -86,8 +86,26 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes, not the stream it was when logging was set up: a
+    caller that swaps stderr (a test capturing output, a host redirecting it) and closes the old one does not turn
+    every later record into a "Logging error" on a closed file. `setStream` still points it elsewhere."""
+
+    def __init__(self):
+        logging.Handler.__init__(self)
+        self._chosen = None
+
+    @property
+    def stream(self):
+        return self._chosen if self._chosen is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        self._chosen = value
+
+
 def configure_logging(level: str, secrets: Iterable[str | None], log_format: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = CurrentStderr()
     if log_format == "json":
         handler.setFormatter(JsonLines())
     else:

@@ -8,6 +8,7 @@ test. tests/db/test_migrations.py still migrates from scratch.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -169,6 +170,19 @@ def _stop_search_index_followers():
     long as it runs (left running, a PostgreSQL pass of several workers ran out of server connections)."""
     yield
     search_index.close_all()
+
+
+@pytest.fixture(autouse=True)
+def _put_back_root_logging():
+    """A test that runs the CLI in-process (`cli.main`) configures the root logger as a deployment would; the
+    handlers our code added and the level it set go with the test, so later tests log as pytest set them up."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and type(handler).__module__.split(".")[0] in {"bot", "handlers"}:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from bot import cli, search
 from bot.config import ConfigError, Settings
-from bot.logs import configure_logging, request_scope
+from bot.logs import CurrentStderr, configure_logging, request_scope
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID
 from tests.slack_requests import SIGNING_SECRET, post, slash_command_body
 
@@ -28,7 +28,7 @@ class Captured:
 
     def configure(self, log_format: str = "text") -> None:
         configure_logging("INFO", SECRETS, log_format=log_format)
-        [handler] = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+        [handler] = [h for h in logging.getLogger().handlers if type(h) is CurrentStderr]
         assert handler.stream is sys.stderr  # where a deployment's lines go
         handler.setStream(self.buffer)
 
@@ -51,6 +51,18 @@ def stderr():
 
 def lines(stream: Captured) -> list[dict]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_records_go_to_the_current_stderr_after_the_old_one_was_swapped_and_closed(stderr, monkeypatch, capfd):
+    configure_logging("INFO", SECRETS)
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    logging.getLogger("bot.digest").warning("one")
+    first.close()  # as a finished capture or a host's rotated stream is
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("bot.digest").warning("two")
+    assert second.getvalue().endswith("WARNING bot.digest: two\n")
+    assert "Logging error" not in capfd.readouterr().err
 
 
 def test_each_record_is_one_json_object_with_time_level_logger_and_message(stderr):
@@ -124,5 +136,5 @@ def test_a_failing_slack_request_logs_json_with_its_workspace_and_request_id(std
 def test_the_cli_reads_log_format(env, stderr, monkeypatch):
     monkeypatch.setenv("LOG_FORMAT", "json")
     assert cli.main(["db", "upgrade"]) == 0
-    configured = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+    configured = [h for h in logging.getLogger().handlers if type(h) is CurrentStderr]
     assert configured and type(configured[-1].formatter).__name__ == "JsonLines"
