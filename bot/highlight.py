@@ -13,16 +13,10 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-import snowballstemmer
-
+from bot.stemming import stem_word
 from bot.topics import find_spans
 
 _WORD = re.compile(r"[^\W_]+")
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    return snowballstemmer.stemmer("porter")
 
 
 @lru_cache(maxsize=4096)
@@ -30,7 +24,7 @@ def stem(word: str) -> str:
     """The word's Porter stem, accents folded first: the indexes fold them (SQLite's unicode61, the search index's
     ascii_fold), so `naïve` matched "naive" and both must be bold."""
     folded = "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
-    return _stemmer().stemWord(folded)
+    return stem_word("porter", folded)
 
 
 def stemmed_spans(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]]:

@@ -21,9 +21,9 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
-import snowballstemmer
 
 from bot.search import STOPWORDS, words_of
+from bot.stemming import stem_word
 
 MODEL = "tfidf-hash20-v1"  # change it when the words, the hashing or the layout change: the backfill redoes all
 DIM = 1 << 20
@@ -31,7 +31,6 @@ RECORD = np.dtype([("term", "<u4"), ("weight", "<f4")])
 TITLE_WEIGHT = 2
 
 
-_STEMMER = snowballstemmer.stemmer("english")
 _PAIR_MULTIPLIER = 0x9E3779B1  # mixes a pair's first word into its bucket, so (a, b) and (b, a) differ
 _NO_WORD = -1
 
@@ -45,7 +44,7 @@ def _word_bucket(word: str) -> int:
     if word in STOPWORDS or word.isdigit():
         bucket = _NO_WORD
     else:
-        bucket = zlib.crc32(_STEMMER.stemWord(word).encode("utf-8")) & (DIM - 1)
+        bucket = zlib.crc32(stem_word("english", word).encode("utf-8")) & (DIM - 1)
     if len(_buckets) >= _BUCKET_CACHE_SIZE:
         _buckets.clear()  # a crude bound; the words that matter come back at once
     _buckets[word] = bucket
