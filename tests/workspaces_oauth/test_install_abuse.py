@@ -73,7 +73,7 @@ def test_a_rate_limited_code_exchange_fails_the_install_at_once_with_a_page(oaut
     fake_slack.faults["oauth.v2.access"] = ["429:30"]  # retried after Retry-After, the browser would wait minutes
     page = oauth_server.redirect(browser, code=fake_slack.approve(SECOND), state=state)
     assert page.status_code == 401 and "Slack did not confirm this install" in page.text
-    assert "try again" in page.text
+    assert "Nothing was installed" in page.text and "Start the install again" in page.text
     assert len(fake_slack.calls_to("oauth.v2.access", ok=None)) == 1
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM slack_bots")).scalar_one() == 0
