@@ -379,10 +379,13 @@ def cmd_digest_all(settings: Settings, args) -> int:
         raise ConfigError("--all runs what the schedule runs; it takes only --date")
     settings.require_slack_credentials()
     store = app.build_store(settings)
-    reports = app.run_all_digests(settings, store, digest_date=args.date)
+    daily = app.build_daily_digests(settings, store)  # what app.run_all_digests runs, kept to see who was served
+    reports = daily(digest_date=args.date)
     for report in reports:
         print(f"{report.team_id}: {report.summary()}")
-    if not reports:
+    if not daily.jobs:  # none installed yet, or every one uninstalled: DIGEST_CHANNEL would change nothing
+        print("digest --all: no workspace is installed, so nothing was posted (see papers-bot workspace list)")
+    elif not reports:
         print("digest --all: no workspace has a digest channel (set DIGEST_CHANNEL or a channel topic)")
     return 1 if any(report.status == "failed" for report in reports) else 0
 

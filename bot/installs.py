@@ -2,7 +2,8 @@
 `app_uninstalled` or `tokens_revoked` event).
 
 The installation itself is stored or already deleted by then (handlers/oauth.py, through Bolt's installation
-store); bot.workspaces records the workspace as served, or stops its digests and DMs.
+store); bot.workspaces records the workspace as served, or stops its digests and DMs. And the install links
+(the states of /slack/install) that expired unused, which slack_sdk's state store never deletes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
 from bot import workspaces
+from db.installations import delete_expired_states
 
 log = logging.getLogger(__name__)
 
@@ -25,3 +30,10 @@ def on_workspace_uninstalled(services, team_id: str, at: datetime) -> None:
 def on_workspace_installed(services, team_id: str, at: datetime, name: str | None = None) -> None:
     """The workspace `team_id` installed the app (again) at `at`: served from now on, even if it left before."""
     workspaces.mark_installed(services.store.session_factory, team_id, at, name=name)
+
+
+def forget_expired_install_links(engine: Engine, now: datetime) -> int:
+    """Delete the install links' states expired by `now` (each page load of /slack/install stores one, and one
+    left unused would stay for ever); returns how many."""
+    with Session(engine) as session, session.begin():
+        return delete_expired_states(session, now=now)

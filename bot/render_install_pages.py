@@ -14,7 +14,8 @@ _REASONS = {
     "invalid_browser": "This install was started in another browser, or its link was already used.",
     "invalid_state": "This install link has expired (after ten minutes) or was already used.",
     "missing_code": "Slack did not send the install code back.",
-    "invalid_code": "Slack did not confirm this install: its code was already used or has expired.",
+    "invalid_code": "Slack did not confirm this install (its code was already used or has expired, or Slack was "
+                    "busy). Nothing was installed.",
     "storage_error": "The install could not be saved. Nothing was installed; please try again in a minute.",
     "access_denied": "The install was cancelled in Slack. Nothing was installed.",
 }

@@ -1,12 +1,15 @@
 """Which workspaces have the app installed: read from slack_sdk's `slack_bots` table (written only by its
-installation store, handlers/oauth.py; the table is migration 0012's)."""
+installation store, handlers/oauth.py; the table is migration 0012's). And the install links' states that
+expired unused (slack_sdk's state store deletes a state only when it is used)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.models import slack_bots
+from db.models import slack_bots, slack_oauth_states
 
 
 def installed_team_ids(session: Session, *, client_id: str) -> list[str]:
@@ -20,3 +23,10 @@ def installed_team_ids(session: Session, *, client_id: str) -> list[str]:
         .order_by(slack_bots.c.team_id)
     )
     return list(rows.scalars())
+
+
+def delete_expired_states(session: Session, *, now: datetime) -> int:
+    """Forget the install links' states that expired by `now`; returns how many."""
+    stored_as = now.astimezone(UTC).replace(tzinfo=None)  # slack_sdk stores naive UTC times
+    result = session.execute(delete(slack_oauth_states).where(slack_oauth_states.c.expire_at <= stored_as))
+    return result.rowcount or 0

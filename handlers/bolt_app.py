@@ -63,7 +63,7 @@ def _oauth_app(services) -> App:
     oauth_settings, authorize = oauth.oauth_settings(
         settings, services.store.engine, client, home=home,
         on_installed=lambda team_id, name: installs.on_workspace_installed(services, team_id, datetime.now(UTC), name))
-    app = App(client=client, oauth_settings=oauth_settings, authorize=authorize,
+    app = App(client=client, oauth_flow=oauth.install_flow(settings, oauth_settings), authorize=authorize,
               user_facing_authorize_error_message=oauth.NOT_INSTALLED, **_app_options(settings))
     oauth.register(app, services, oauth_settings.installation_store)
     app.error(oauth.on_error)

@@ -5,12 +5,20 @@ with a fresh state, also set as a cookie in the installer's browser) and `GET /s
 state checked and consumed, the code exchanged through `oauth.v2.access`, the installation saved). Each
 request is then authorized from the installation of its own workspace (slack_sdk's SQLAlchemy stores, on the
 app's database; their tables come from migration 0012). Every Web API call, the code exchange and token
-refreshes included, goes through the app's Web client, so SLACK_API_URL applies to them too.
+refreshes included, goes through SLACK_API_URL.
+
+The two pages face the internet, so what anyone can put in their URLs is held to Slack's shapes (`InstallFlow`):
+a `team` that is not a team id is not passed on to Slack's authorize page (where it could add parameters), a
+`code` that is not shaped like one is refused without asking Slack, and a refusal is logged as one short line.
+Every page load issues a state row; the ones that expired unused are deleted as new ones are issued. The code
+exchange does not wait out a rate limit (a 429's Retry-After would hold the installer's browser, and a server
+thread, for minutes): the page says so and the admin starts again.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -18,17 +26,21 @@ from functools import partial
 from slack_bolt import BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
+from slack_bolt.oauth import OAuthFlow
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackTokenRotationError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot import installs
-from bot.render_install_pages import install_failure_page
+from bot.render_install_pages import MAX_REASON_SHOWN, install_failure_page
 from handlers.common import APOLOGY
+from handlers.web_client import TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +54,9 @@ NOT_INSTALLED = "papers-bot is not installed in this workspace (or was uninstall
 STATE_EXPIRATION_SECONDS = 600  # an "Add to Slack" page is good for ten minutes, as Bolt's default
 # Slack's rotating tokens live 12 hours; Bolt (and installed_workspaces below) refresh one due within this.
 REFRESH_MINUTES_BEFORE_EXPIRY = 120
+# What Slack's ids and install codes look like (a code: digits, dots and hex); anything else in the URL is not theirs.
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{2,20}", re.ASCII)
+INSTALL_CODE = re.compile(r"[A-Za-z0-9._-]{1,200}", re.ASCII)
 
 
 def installation_store(settings, engine) -> SQLAlchemyInstallationStore:
@@ -96,6 +111,38 @@ def home_workspace(client: WebClient, bot_token: str) -> AuthorizeResult:
                                                    bot_scopes=answer.headers.get("x-oauth-scopes"))
 
 
+class InstallFlow(OAuthFlow):
+    """Bolt's OAuth flow, with the URL's `team` and `code` held to Slack's shapes (see the module docstring)."""
+
+    def build_authorize_url(self, state: str, request: BoltRequest) -> str:
+        team = (request.query.get("team") or [None])[0]
+        # Bolt appends `team` to Slack's authorize URL as it is: `T1&redirect_uri=...` would add parameters.
+        return self.settings.authorize_url_generator.generate(
+            state=state, team=team if team and TEAM_ID.fullmatch(team) else None)
+
+    def run_installation(self, code: str):
+        if not INSTALL_CODE.fullmatch(code):
+            return None  # the "not confirmed" page; Slack is not asked (and Bolt would log the code whole)
+        return super().run_installation(code)
+
+
+class ExpiringStateStore(SQLAlchemyOAuthStateStore):
+    """slack_sdk's state store, which also deletes the states that expired unused each time it issues one."""
+
+    def issue(self, *args, **kwargs) -> str:
+        installs.forget_expired_install_links(self.engine, datetime.now(UTC))
+        return super().issue(*args, **kwargs)
+
+
+def install_flow(settings, oauth: OAuthSettings) -> InstallFlow:
+    """The flow behind /slack/install and /slack/oauth_redirect. Its client (the code exchange) retries a dropped
+    connection or a 5xx once and never waits out a 429 (see the module docstring)."""
+    client = WebClient(base_url=settings.slack_api_url, timeout=TIMEOUT_SECONDS,
+                       retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1),
+                                       ServerErrorRetryHandler(max_retry_count=1)])
+    return InstallFlow(client=client, logger=log, settings=oauth)
+
+
 def oauth_settings(settings, engine, client: WebClient, *, home: AuthorizeResult | None = None,
                    on_installed: Callable[[str, str | None], None] | None = None
                    ) -> tuple[OAuthSettings, InstallationStoreAuthorize]:
@@ -125,7 +172,7 @@ def oauth_settings(settings, engine, client: WebClient, *, home: AuthorizeResult
         redirect_uri=settings.slack_redirect_uri,
         installation_store=store,
         token_rotation_expiration_minutes=REFRESH_MINUTES_BEFORE_EXPIRY,
-        state_store=SQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRATION_SECONDS, engine=engine),
+        state_store=ExpiringStateStore(expiration_seconds=STATE_EXPIRATION_SECONDS, engine=engine),
         state_expiration_seconds=STATE_EXPIRATION_SECONDS,
         callback_options=CallbackOptions(success=partial(_installed, on_installed=on_installed),
                                          failure=_not_installed),
@@ -142,7 +189,8 @@ def _installed(args: SuccessArgs, *, on_installed: Callable[[str, str | None], N
 
 
 def _not_installed(args: FailureArgs) -> BoltResponse:
-    log.warning("an install was refused (%s, HTTP %d)", args.reason, args.suggested_status_code)
+    # `reason` may be the `error` of the URL, which anyone can write: one line, cut short.
+    log.warning("an install was refused (%r, HTTP %d)", args.reason[:MAX_REASON_SHOWN], args.suggested_status_code)
     return BoltResponse(status=args.suggested_status_code, body=install_failure_page(args.reason),
                         headers={"Content-Type": "text/html; charset=utf-8"})
 

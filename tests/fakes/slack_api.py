@@ -341,12 +341,8 @@ class FakeSlack(LoopbackServer):
         if method == "oauth.v2.access":  # the app's credentials (HTTP Basic), not a token
             with self._lock:
                 queue = self.faults.get(method)
-                fault = queue.pop(0) if queue else None  # only error names here (e.g. "invalid_refresh_token")
-            body = ({"ok": False, "error": fault} if fault else
-                    self._oauth_v2_access(args, auth.removeprefix("Basic ").strip()))
-            team = (body.get("team") or {}).get("id") or self.team_of(body.get("access_token"))
-            self._record(Call(method, args, time.monotonic(), path, ok=body["ok"], error=body.get("error"), team=team))
-            return self._reply(http, 200, body)
+                fault = queue.pop(0) if queue else None
+            return self._oauth_answer(http, args, auth, path, fault)
         token = auth.removeprefix("Bearer ").strip() or args.get("token")
         team = self.team_of(token)
         status, body, headers = self._answer(method, args, token)
@@ -362,6 +358,28 @@ class FakeSlack(LoopbackServer):
         self._record(Call(method, args, time.monotonic(), path, ok=bool(body.get("ok")), error=body.get("error"),
                           team=team))
         self._reply(http, status, body, headers)
+
+    def _oauth_answer(self, http: BaseHTTPRequestHandler, args: dict, auth: str, path: str,
+                      fault: str | None) -> None:
+        """oauth.v2.access, with its scripted fault: an error name (ok: false), "500" or "429:<Retry-After>"
+        (the code left unused), or "slow:<seconds>" (the answer held back that long)."""
+        status, headers = 200, {}
+        if fault and fault.startswith("slow:"):
+            time.sleep(float(fault.split(":")[1]))
+            fault = None
+        if fault and fault.startswith("429"):
+            status, headers = 429, {"Retry-After": fault.split(":")[1] if ":" in fault else "1"}
+            body = {"ok": False, "error": "ratelimited"}
+        elif fault and fault.isdigit():
+            status, body = int(fault), {"ok": False, "error": "fatal_error"}
+        elif fault:
+            body = {"ok": False, "error": fault}
+        else:
+            body = self._oauth_v2_access(args, auth.removeprefix("Basic ").strip())
+        team = (body.get("team") or {}).get("id") or self.team_of(body.get("access_token"))
+        self._record(Call("oauth.v2.access", args, time.monotonic(), path, ok=body["ok"], error=body.get("error"),
+                          team=team))
+        return self._reply(http, status, body, headers)
 
     def _record(self, call: Call) -> None:
         with self._lock:

@@ -73,7 +73,7 @@ def test_an_uninstall_stops_the_workspaces_digests(second_lab, fake_slack, capsy
     capsys.readouterr()
     assert main(["digest", "--all", "--date", "2025-03-21"]) == 0
     assert digest_parents(fake_slack) == []
-    assert "no workspace has a digest channel" in capsys.readouterr().out
+    assert "no workspace is installed, so nothing was posted" in capsys.readouterr().out
     assert main(["workspace", "list"]) == 0
     listed = capsys.readouterr().out
     assert SECOND in listed and "uninstalled" in listed
