@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import scheduler, search_index, workspaces
 from bot.arxiv_source import ArxivSource
 from bot.config import ConfigError, Settings
-from bot.digest_records import PostReport
 from bot.metrics import EXPOSITION_CONTENT_TYPE, NOT_EXPOSED, Metrics
 from bot.oai_source import PoliteOaiClient
 from db.arxiv_pacing import SharedArxivPacing
@@ -169,12 +168,6 @@ def build_scheduler(settings: Settings, store: Store, *, blocking: bool, arxiv: 
     listeners run in the same process, and its metrics when it serves /metrics."""
     daily = build_daily_digests(settings, store, arxiv=arxiv, installations=installations, metrics=metrics)
     return scheduler.build_scheduler(daily, blocking=blocking)
-
-
-def run_all_digests(settings: Settings, store: Store, *, digest_date=None, arxiv: ArxivSource | None = None,
-                    installations: workspaces.Installations | None = None) -> list[PostReport]:
-    """`papers-bot digest --all`: the scheduled job, run once now (for `digest_date`, default today)."""
-    return build_daily_digests(settings, store, arxiv=arxiv, installations=installations)(digest_date=digest_date)
 
 
 # -- Operations: /healthz, /readyz, /metrics ---------------------------------------------------------------

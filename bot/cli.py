@@ -379,7 +379,7 @@ def cmd_digest_all(settings: Settings, args) -> int:
         raise ConfigError("--all runs what the schedule runs; it takes only --date")
     settings.require_slack_credentials()
     store = app.build_store(settings)
-    daily = app.build_daily_digests(settings, store)  # what app.run_all_digests runs, kept to see who was served
+    daily = app.build_daily_digests(settings, store)  # the scheduled job itself; kept to see who was served
     reports = daily(digest_date=args.date)
     for report in reports:
         print(f"{report.team_id}: {report.summary()}")
