@@ -140,8 +140,10 @@ class PurgeReport:
     deleted: dict[str, int] = field(default_factory=dict)  # table -> rows
 
     def summary(self) -> str:
-        rows = ", ".join(f"{count} {table}" for table, count in self.deleted.items()) or "no rows"
-        return f"workspace {self.team_id or '(unassigned)'}: deleted {rows}"
+        rows = ", ".join(f"{count} {table}" for table, count in self.deleted.items() if table != "workspaces")
+        if "workspaces" in self.deleted:
+            rows = f"{rows} and its record" if rows else "its record (it had no other rows)"
+        return f"workspace {self.team_id or '(unassigned)'}: deleted {rows or 'no rows'}"
 
 
 def known_team(factory: sessionmaker[Session], team_id: str) -> bool:

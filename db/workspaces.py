@@ -131,14 +131,16 @@ def count_rows(session: Session, team_id: str) -> WorkspaceCounts:
 
 
 def delete_workspace_rows(session: Session, team_id: str) -> dict[str, int]:
-    """Delete every row of the workspace, and its `workspaces` row; returns table -> rows deleted (non-zero)."""
+    """Delete every row of the workspace, and its `workspaces` row; returns table -> rows deleted (non-zero),
+    `workspaces` included when it had a record."""
     deleted: dict[str, int] = {}
     for model, _ in TEAM_TABLES:
         count = session.execute(delete(model).where(model.team_id == team_id)
                                 .execution_options(synchronize_session=False)).rowcount or 0
         if count:
             deleted[model.__tablename__] = count
-    session.execute(delete(Workspace).where(Workspace.team_id == team_id))
+    if session.execute(delete(Workspace).where(Workspace.team_id == team_id)).rowcount:
+        deleted[Workspace.__tablename__] = 1
     return deleted
 
 

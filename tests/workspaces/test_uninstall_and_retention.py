@@ -96,7 +96,7 @@ def test_the_retention_purge_deletes_a_workspace_only_once_its_days_are_over(see
     assert len(reading.history(factory, team_id=OTHER, user_id="U0ANN").reads) == 1
 
     [report] = purge_expired(factory, retention_days=30, now=gone + timedelta(days=31))
-    assert report.team_id == OTHER and report.deleted == {"channel_topics": 1, "reads": 1}
+    assert report.team_id == OTHER and report.deleted == {"channel_topics": 1, "reads": 1, "workspaces": 1}
     assert reading.history(factory, team_id=OTHER, user_id="U0ANN").reads == []
     assert len(reading.history(factory, team_id=TEAM_ID, user_id="U0ANN").reads) == 1
     assert OTHER not in {w.team_id for w in workspace_overview(factory)}
@@ -110,7 +110,7 @@ def test_the_scheduler_runs_the_retention_purge_daily_with_the_setting(seeded, s
 
     mark_uninstalled(seeded.session_factory, OTHER, datetime.now(UTC) - timedelta(seconds=1))
     [report] = purge.func(*purge.args)
-    assert report.team_id == OTHER and report.deleted == {"channel_topics": 1}
+    assert report.team_id == OTHER and report.deleted == {"channel_topics": 1, "workspaces": 1}
 
 
 def test_a_clock_started_while_slack_refuses_the_token_starts_and_retries_the_job(seeded, slack_settings, fake_slack,

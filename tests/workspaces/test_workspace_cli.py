@@ -56,6 +56,13 @@ def test_workspace_purge_deletes_one_workspaces_data_at_once_and_says_what(two_w
     assert len(reading.history(factory, team_id=TEAM_ID, user_id="U0ANN").reads) == 1
 
 
+def test_purging_a_workspace_known_only_by_its_uninstall_says_its_record_went(two_workspaces, capsys):
+    mark_uninstalled(two_workspaces.session_factory, "T0EMPTY", datetime(2026, 11, 1, tzinfo=UTC))
+    assert main(["workspace", "purge", "T0EMPTY"]) == 0
+    assert capsys.readouterr().out.strip() == "workspace T0EMPTY: deleted its record (it had no other rows)"
+    assert main(["workspace", "purge", "T0EMPTY"]) == 2  # gone: a second purge finds nothing to delete
+
+
 def test_purging_an_unknown_workspace_is_one_clear_line(two_workspaces, capsys):
     assert main(["workspace", "purge", "T0NOBODY"]) == 2
     captured = capsys.readouterr()
