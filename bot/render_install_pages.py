@@ -1,6 +1,5 @@
-"""The HTML pages an installer sees when an OAuth install fails: pure, every piece of text escaped.
-
-(The "Add to Slack" and "Thank you" pages are Bolt's own.)
+"""The HTML pages an installer sees: the "Add to Slack" page, and the page when an install fails. Pure, every
+piece of text escaped. (The "Thank you" page is Bolt's own.)
 """
 
 from __future__ import annotations
@@ -20,6 +19,21 @@ _REASONS = {
     "access_denied": "The install was cancelled in Slack. Nothing was installed.",
 }
 MAX_REASON_SHOWN = 80  # an `error` Slack (or anyone editing the URL) sends back is shown, cut to this
+
+
+def add_to_slack_page(authorize_url: str) -> str:
+    """What /slack/install shows: what the app does, and Slack's button to its authorize URL (with a state)."""
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Add papers-bot to Slack</title></head>"
+        "<body><h1>papers-bot</h1>"
+        "<p>Each morning, the new arXiv papers on your channel's topics; <code>/papers</code> to search them; "
+        "and who read what.</p>"
+        f"<p><a href=\"{html.escape(authorize_url, quote=True)}\">"
+        "<img alt=\"Add to Slack\" height=\"40\" width=\"139\" "
+        "src=\"https://platform.slack-edge.com/img/add_to_slack.png\" "
+        "srcset=\"https://platform.slack-edge.com/img/add_to_slack.png 1x, "
+        "https://platform.slack-edge.com/img/add_to_slack@2x.png 2x\"></a></p></body></html>\n"
+    )
 
 
 def install_failure_page(reason: str) -> str:

@@ -38,7 +38,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot import installs
-from bot.render_install_pages import MAX_REASON_SHOWN, install_failure_page
+from bot.render_install_pages import MAX_REASON_SHOWN, add_to_slack_page, install_failure_page
 from handlers.common import APOLOGY
 from handlers.web_client import TIMEOUT_SECONDS
 
@@ -119,6 +119,9 @@ class InstallFlow(OAuthFlow):
         # Bolt appends `team` to Slack's authorize URL as it is: `T1&redirect_uri=...` would add parameters.
         return self.settings.authorize_url_generator.generate(
             state=state, team=team if team and TEAM_ID.fullmatch(team) else None)
+
+    def build_install_page_html(self, url: str, request: BoltRequest) -> str:
+        return add_to_slack_page(url)  # Bolt's says only "Slack App Installation"
 
     def run_installation(self, code: str):
         if not INSTALL_CODE.fullmatch(code):

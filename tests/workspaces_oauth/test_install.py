@@ -23,6 +23,7 @@ def test_the_install_page_links_to_slacks_authorize_page_with_a_state_and_the_ap
     browser = requests.Session()
     page, state = oauth_server.install_page(browser)
     assert page.status_code == 200 and "Add to Slack" in page.text
+    assert "<title>Add papers-bot to Slack</title>" in page.text and "new arXiv papers" in page.text
     assert f"client_id={CLIENT_ID}" in page.text and "scope=commands,chat:write" in page.text
     assert browser.cookies.get("slack-app-oauth-state") == state  # the state is tied to this browser
 
