@@ -81,18 +81,25 @@ def today_in(settings: Settings, now: datetime | None = None) -> date:
 
 
 def refresh_papers(factory: sessionmaker[Session], source, settings: Settings, *, team_id: str,
-                   channels: Sequence[str | None], digest_date: date) -> list[ingest.FetchReport]:
+                   channels: Sequence[str | None], digest_date: date,
+                   fetched: set[tuple] | None = None) -> list[ingest.FetchReport]:
     """Fetch each distinct topic's window of the workspace's channels from arXiv (idempotent); raises
-    ArxivUnavailable."""
+    ArxivUnavailable. `fetched`, shared by the workspaces of one run, holds the (query, window)s already fetched:
+    papers are shared by every workspace, so two labs with the same topic cost arXiv one fetch."""
     with factory.begin() as session:
         topics = list(dict.fromkeys(topic_for_channel(session, settings, c, team_id=team_id)[0]
                                     for c in channels or [None]))
     since, until = ingest.default_window(digest_date, settings.digest_lookback_days)
+    fetched = set() if fetched is None else fetched
     reports = []
     for topic in topics:
+        asked = (tuple(sorted(topic.keywords)), tuple(sorted(topic.categories)), since, until)
+        if asked in fetched:
+            continue
         try:
             reports.append(ingest.fetch_window(factory, source, keywords=topic.keywords,
                                                categories=topic.categories, since=since, until=until))
+            fetched.add(asked)
         except ArxivQueryRefused as err:
             # One channel's odd topic must not hold back the others' digests, nor read as an outage.
             log.error("arXiv refused the query for topic %s: %s; its digest uses the papers already stored",

@@ -104,7 +104,9 @@ class DigestJob:
     def targets(self) -> list[tuple[str, str]]:
         return [(self.team_id, channel) for channel in self.channels()]
 
-    def __call__(self, channels: list[str] | None = None, digest_date: date | None = None) -> list[PostReport]:
+    def __call__(self, channels: list[str] | None = None, digest_date: date | None = None,
+                 fetched: set[tuple] | None = None) -> list[PostReport]:
+        """`fetched`: the arXiv queries other workspaces fetched in the same run (bot.digest_choose.refresh_papers)."""
         if not workspaces.is_served(self.factory, self.team_id):
             log.info("workspace %s is uninstalled: no digest", self.team_id)
             return []
@@ -117,7 +119,7 @@ class DigestJob:
         if self.arxiv is not None:
             try:
                 refresh_papers(self.factory, self.arxiv, self.settings, team_id=self.team_id, channels=channels,
-                               digest_date=digest_date)
+                               digest_date=digest_date, fetched=fetched)
             except ArxivUnavailable as err:
                 if self._wait_for_arxiv(digest_date, channels, err):
                     return []
@@ -224,9 +226,10 @@ class DailyDigests:
                                    replace_existing=True, misfire_grace_time=MISFIRE_GRACE_SECONDS)
             return []
         reports: list[PostReport] = []
+        fetched: set[tuple] = set()  # one fetch per arXiv query and window, whichever workspaces share it
         for job in jobs:
             try:
-                reports.extend(job(digest_date=digest_date))
+                reports.extend(job(digest_date=digest_date, fetched=fetched))
             except Exception:  # noqa: BLE001 - one workspace's failure must not starve the others
                 log.exception("workspace %s: the digest job failed; the other workspaces went on", job.team_id)
         return reports

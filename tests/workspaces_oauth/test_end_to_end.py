@@ -77,3 +77,27 @@ def test_an_uninstall_stops_the_workspaces_digests(second_lab, fake_slack, capsy
     assert main(["workspace", "list"]) == 0
     listed = capsys.readouterr().out
     assert SECOND in listed and "uninstalled" in listed
+
+
+def test_two_labs_with_the_same_topic_cost_arxiv_one_fetch_and_both_get_their_digest(second_lab, fake_slack,
+                                                                                       fake_arxiv, listener_work,
+                                                                                       capsys):
+    """Papers are arXiv's, shared by every workspace: the run fetches a query and window once, whoever asks."""
+    fake_slack.users["U0THIRDADMIN"] = {"is_admin": True}
+    fake_slack.add_workspace(THIRD, name="Third Lab", channels=(THIRD_CHANNEL,), users=(THIRD_USER, "U0THIRDADMIN"))
+    assert second_lab.install(fake_slack, THIRD).status_code == 200
+    body = slash_command_body("topic set pruning, sparse", team_id=THIRD, channel_id=THIRD_CHANNEL,
+                              user_id="U0THIRDADMIN", response_url=fake_slack.response_url("third-topic"))
+    assert post(f"{second_lab.url}/slack/events", body).status_code == 200  # the same topic, its words reordered
+    assert listener_work.wait_idle()
+
+    fake_arxiv.requests.clear()
+    fake_slack.calls.clear()
+    assert main(["digest", "--all", "--date", "2025-03-21"]) == 0
+    out = capsys.readouterr().out
+    assert f"{SECOND}: digest 2025-03-21 to {SECOND_CHANNEL}: posted" in out
+    assert f"{THIRD}: digest 2025-03-21 to {THIRD_CHANNEL}: posted" in out
+    queries = [r.params.get("search_query") for r in fake_arxiv.requests if r.params.get("start") in (None, "0")]
+    assert len(queries) == 1, queries  # one fetch (its first page asked once), not one per workspace
+    parents = {c.args["channel"]: c.team for c in digest_parents(fake_slack)}
+    assert parents == {SECOND_CHANNEL: SECOND, THIRD_CHANNEL: THIRD}
