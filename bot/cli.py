@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import select
 import sys
 import urllib.error
 import urllib.request
@@ -190,11 +191,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError as err:
+        if not _stdout_closed():  # a socket's, not ours: a command that did not finish must not look done
+            log.debug("broken pipe", exc_info=True)
+            print(f"papers-bot: a connection closed mid-command ({err.strerror or err}); run the command again",
+                  file=sys.stderr)
+            return 2
         # `papers-bot search … | head -1`: the reader has what it wanted. Point stdout at /dev/null so the
         # interpreter's final flush does not raise again, and stop quietly, as other command-line tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader went away (a pipe with no reader polls as an error), which is what a
+    BrokenPipeError from printing means; a socket's broken pipe leaves stdout writable."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+    except (ValueError, OSError):  # closed, or not a file at all
+        return True
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def cmd_fetch(settings: Settings, args) -> int:

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bot import cli
 from bot.cli import main
 from bot.ingest import ingest_feed_file
 from tests.conftest import SEED_FEED
@@ -90,3 +91,15 @@ def test_search_into_a_closed_pipe_ends_quietly(store, env):
                           capture_output=True, text=True, timeout=60, env={**os.environ, **env})
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
     assert done.returncode == 0
+
+
+def test_a_broken_connection_mid_command_is_an_error_not_a_quiet_success(env, monkeypatch, capfd):
+    """A BrokenPipeError from a socket (not from printing to a closed pipe) means the command did not finish."""
+    def cut_off(settings, args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setitem(cli.COMMANDS, "fetch", cut_off)
+    assert main(["fetch"]) == 2
+    err = capfd.readouterr().err
+    assert err.strip().splitlines() == [
+        "papers-bot: a connection closed mid-command (Broken pipe); run the command again"]
