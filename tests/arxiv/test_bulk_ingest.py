@@ -71,7 +71,9 @@ def test_pages_parsed_in_a_worker_process_are_stored_in_order_with_bad_entries_c
     pages = write_atom_pages(papers, tmp_path / "pages", page_size=100)
     head, entries = pages[2].read_text().split("<entry>", 1)  # an entry whose id is not an arXiv id
     pages[2].write_text(head + "<entry>" + re.sub(r"<id>[^<]*</id>", "<id>garbage</id>", entries, count=1))
-    report = bulk_ingest.ingest_feed_files(store.session_factory, pages)
+    # vectors=False: the vector workers are another test's subject (the bulk-loaded papers get the vectors ...),
+    # and 449 vectors cost seconds of CPU.
+    report = bulk_ingest.ingest_feed_files(store.session_factory, pages, vectors=False)
     assert report.counts.new == 449 and report.skipped == 1
     with store.session_factory.begin() as session:
         assert paper_store.count_papers(session) == 449
@@ -133,7 +135,7 @@ def test_bulk_loaded_papers_get_the_vectors_the_page_ingest_makes_and_show_in_si
         assert vectors_by_id(store) == vectors_by_id(reference)
     finally:
         reference.engine.dispose()
-    assert bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED]).vectors == 0
+    assert bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED], in_worker=False).vectors == 0
 
     kv_paper = "2503.11816"
     similar = recommend.similar(store.session_factory, arxiv_id=kv_paper, limit=5)
