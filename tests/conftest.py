@@ -288,5 +288,8 @@ def run_server_in_thread(server):
     def stop():
         closing.set()
         server.close()
+        # close() leaves waitress's worker threads waiting for work that will never come (16 a server, for
+        # the rest of the session); told to stop, the idle ones end now and a busy one after its request.
+        server.task_dispatcher.set_thread_count(0)
 
     return stop

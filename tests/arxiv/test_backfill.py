@@ -21,6 +21,7 @@ import termios
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 import pytest
@@ -75,9 +76,14 @@ def run_backfill(store, settings, categories: str = "cs.LG", *, progress=None):
                                     today=TODAY, progress=progress)
 
 
-def cli(env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "backfill", *args], env=env, capture_output=True, text=True,
-                          timeout=60, **kwargs)
+def cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    """`papers-bot backfill ARGS` in this process (oai_env set the environment it reads): what a subprocess would
+    print and return, without the second of start-up a subprocess costs. The tests that kill the command, or give
+    it a terminal, run it as a real process."""
+    capsys.readouterr()  # only this command's output
+    code = main(["backfill", *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["papers-bot", "backfill", *args], code, out, err)
 
 
 def stored_ids(store) -> list[str]:
@@ -228,8 +234,8 @@ def test_backfilled_papers_get_vectors_and_are_found_by_the_search_index(store, 
     index.close()
 
 
-def test_cli_prints_a_progress_line_a_page_and_a_summary_when_not_on_a_terminal(oai_env, fake_oai):
-    done = cli(oai_env, "--categories", "cs.LG", *WINDOW)
+def test_cli_prints_a_progress_line_a_page_and_a_summary_when_not_on_a_terminal(oai_env, fake_oai, capsys):
+    done = cli(capsys, "--categories", "cs.LG", *WINDOW)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("backfill cs:cs:LG")]
     assert len(lines) == PAGES + 1
@@ -237,16 +243,16 @@ def test_cli_prints_a_progress_line_a_page_and_a_summary_when_not_on_a_terminal(
     assert lines[-1].startswith("backfill cs:cs:LG through 2025-03-31 · 31/31 days · 87 new,")
     assert done.stdout == ("backfill: 87 new, 0 updated, 0 unchanged, 0 malformed skipped, 0 outside the "
                            "categories, 0 deleted; 9 pages, 9 requests to arXiv\n")
-    again = cli(oai_env, "--categories", "cs.LG", *WINDOW)
+    again = cli(capsys, "--categories", "cs.LG", *WINDOW)
     assert again.stdout == ("backfill: nothing to do: cs:cs:LG from 2025-03-01 to 2025-03-31 is harvested "
                             "already (0 requests to arXiv)\n")
     assert len(fake_oai.requests) == PAGES
 
 
-def test_a_rerun_up_to_today_costs_at_most_one_request(oai_env, fake_oai):
-    assert cli(oai_env, "--categories", "cs.LG", "--since", "2025-03-01").returncode == 0
+def test_a_rerun_up_to_today_costs_at_most_one_request(oai_env, fake_oai, capsys):
+    assert cli(capsys, "--categories", "cs.LG", "--since", "2025-03-01").returncode == 0
     before = len(fake_oai.requests)
-    again = cli(oai_env, "--categories", "cs.LG", "--since", "2025-03-01")
+    again = cli(capsys, "--categories", "cs.LG", "--since", "2025-03-01")
     assert again.returncode == 0, again.stderr
     assert len(fake_oai.requests) - before <= 1
     assert "0 new" in again.stdout
@@ -278,7 +284,8 @@ def test_cli_draws_a_bar_with_an_eta_on_a_terminal(oai_env, fake_oai):
     assert child.stdout.read().decode().startswith("backfill: 87 new")
 
 
-def test_killed_mid_harvest_resumes_without_fetching_a_page_twice_but_the_one_in_flight(oai_env, fake_oai, store):
+def test_killed_mid_harvest_resumes_without_fetching_a_page_twice_but_the_one_in_flight(oai_env, fake_oai, store,
+                                                                                      capsys):
     fake_oai.faults = ["ok", "ok", "ok", "hold"]  # the 4th page is in flight when the kill comes
     child = subprocess.Popen([sys.executable, "-m", "bot", "backfill", "--categories", "cs.LG", *WINDOW],
                              env=oai_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -290,7 +297,7 @@ def test_killed_mid_harvest_resumes_without_fetching_a_page_twice_but_the_one_in
     in_flight = first_run[-1]
     assert len(stored_ids(store)) == 30
 
-    resumed = cli(oai_env, "--categories", "cs.LG", *WINDOW)
+    resumed = cli(capsys, "--categories", "cs.LG", *WINDOW)
     assert resumed.returncode == 0, resumed.stderr
     second_run = [r.page for r in fake_oai.requests[len(first_run):]]
     assert second_run[0] == in_flight and fake_oai.requests[len(first_run)].params.keys() == {
@@ -302,16 +309,16 @@ def test_killed_mid_harvest_resumes_without_fetching_a_page_twice_but_the_one_in
     assert "57 new" in resumed.stdout
 
 
-def test_arxiv_down_after_the_last_retry_is_one_line_and_keeps_what_was_stored(oai_env, fake_oai, store):
+def test_arxiv_down_after_the_last_retry_is_one_line_and_keeps_what_was_stored(oai_env, fake_oai, store, capsys):
     fake_oai.faults = ["ok", "ok", "503:0", "503:0", "503:0"]
-    failed = cli(oai_env, "--categories", "cs.LG", *WINDOW)
+    failed = cli(capsys, "--categories", "cs.LG", *WINDOW)
     assert failed.returncode == 2
     assert failed.stderr.splitlines()[-1] == (
         "papers-bot: arXiv is unavailable: HTTP 503 after 3 tries; every page stored so far is kept, and the same "
         "command resumes where it stopped")
     assert "Traceback" not in failed.stderr
     assert len(stored_ids(store)) == 20
-    resumed = cli(oai_env, "--categories", "cs.LG", *WINDOW)
+    resumed = cli(capsys, "--categories", "cs.LG", *WINDOW)
     assert resumed.returncode == 0 and len(stored_ids(store)) == SEED_COUNT
     assert set(fake_oai.requests[5].params) == {"verb", "resumptionToken"}  # page 3, not page 1 again
 
@@ -352,9 +359,9 @@ def test_archive_category_harvests_the_archive_set(store, oai_settings, fake_oai
     assert fake_oai.requests[0].params["set"] == "cs:cs" and len(stored_ids(store)) == SEED_COUNT
 
 
-def test_a_harvest_arxiv_refuses_is_one_line(oai_env, fake_oai):
+def test_a_harvest_arxiv_refuses_is_one_line(oai_env, fake_oai, capsys):
     fake_oai.faults = ["oai-error:badArgument"]
-    done = cli(oai_env, "--categories", "cs.LG", *WINDOW)
+    done = cli(capsys, "--categories", "cs.LG", *WINDOW)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "papers-bot: arXiv refused the harvest of set cs:cs:LG (BadArgument: scripted refusal)"]
@@ -370,22 +377,20 @@ def test_a_backfill_and_an_export_api_fetch_at_once_keep_the_delay_between_all_t
     other_store = build_store(paced, migrate=False)
     api_source = build_arxiv_source(paced, store=other_store)  # the export API client paces on its own engine
     barrier = threading.Barrier(2)
-    done = []
 
     def harvest():
         barrier.wait()
-        done.append(run_backfill(store, paced))
+        return run_backfill(store, paced)
 
     def fetch():
         barrier.wait()
-        done.append(fetch_window(store.session_factory, api_source, keywords=paced.digest_keywords, categories=(),
-                                 since=date(2025, 3, 14), until=date(2025, 3, 21)))
+        return fetch_window(store.session_factory, api_source, keywords=paced.digest_keywords, categories=(),
+                            since=date(2025, 3, 14), until=date(2025, 3, 21))
 
-    threads = [threading.Thread(target=harvest), threading.Thread(target=fetch)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    # The pool's exit waits for both, so neither outlives the test; result() re-raises what either raised.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = [pool.submit(harvest), pool.submit(fetch)]
+        done = [future.result(timeout=60) for future in running]
     other_store.engine.dispose()
     assert len(done) == 2 and len(stored_ids(store)) == SEED_COUNT
     starts = sorted([r.at for r in fake_oai.requests] + [r.at for r in fake_arxiv.requests])

@@ -37,10 +37,10 @@ def all_papers(store) -> dict:
 
 
 def test_bulk_ingest_stores_what_the_page_ingest_stores_and_a_rerun_adds_nothing(store, settings, tmp_path):
-    report = bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED])
+    report = bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED], in_worker=False)
     assert (report.counts.new, report.counts.updated, report.counts.unchanged) == (87, 0, 0)
     bulk = all_papers(store)
-    again = bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED])
+    again = bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED], in_worker=False)
     assert (again.counts.new, again.counts.unchanged) == (0, 87)
     reference = replace(settings, database_url=f"sqlite:///{tmp_path / 'reference.db'}")
     other = build_store(reference)
@@ -71,7 +71,9 @@ def test_pages_parsed_in_a_worker_process_are_stored_in_order_with_bad_entries_c
     pages = write_atom_pages(papers, tmp_path / "pages", page_size=100)
     head, entries = pages[2].read_text().split("<entry>", 1)  # an entry whose id is not an arXiv id
     pages[2].write_text(head + "<entry>" + re.sub(r"<id>[^<]*</id>", "<id>garbage</id>", entries, count=1))
-    report = bulk_ingest.ingest_feed_files(store.session_factory, pages)
+    # vectors=False: the vector workers are another test's subject (the bulk-loaded papers get the vectors ...),
+    # and 449 vectors cost seconds of CPU.
+    report = bulk_ingest.ingest_feed_files(store.session_factory, pages, vectors=False)
     assert report.counts.new == 449 and report.skipped == 1
     with store.session_factory.begin() as session:
         assert paper_store.count_papers(session) == 449
@@ -82,7 +84,8 @@ def test_the_search_index_follows_a_bulk_load(store, settings, tmp_path):
     ingest_feed_file(store.session_factory, SEED_FEED)
     assert index.wait_until_current()
     papers = list(generate_papers(300, seed=5))
-    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(papers, tmp_path / "pages", 100))
+    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(papers, tmp_path / "pages", 100),
+                                  in_worker=False)
     assert index.wait_until_current()
     answered = index.answered
     page = run_search(store.session_factory, query=papers[-1].title, limit=5)
@@ -132,7 +135,7 @@ def test_bulk_loaded_papers_get_the_vectors_the_page_ingest_makes_and_show_in_si
         assert vectors_by_id(store) == vectors_by_id(reference)
     finally:
         reference.engine.dispose()
-    assert bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED]).vectors == 0
+    assert bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED], in_worker=False).vectors == 0
 
     kv_paper = "2503.11816"
     similar = recommend.similar(store.session_factory, arxiv_id=kv_paper, limit=5)
@@ -144,7 +147,7 @@ def test_bulk_loaded_papers_get_the_vectors_the_page_ingest_makes_and_show_in_si
 
 
 def test_a_new_version_loaded_in_bulk_gets_a_new_vector(store, tmp_path):
-    bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED])
+    bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED], in_worker=False)
     paper = next(item for item in read_feed_file(SEED_FEED) if hasattr(item, "arxiv_id"))
     before = vectors_by_id(store)[paper.arxiv_id]
     pages = write_atom_pages([replace(paper, version=paper.version + 1, title="Entirely different words",
@@ -165,7 +168,7 @@ _KILLED_LOAD = textwrap.dedent("""
 
     if __name__ == "__main__":
         store = build_store(Settings(database_url=sys.argv[1]), migrate=False)
-        bulk_ingest.PAPERS_PER_TRANSACTION = 300
+        bulk_ingest.PAPERS_PER_TRANSACTION = 30
         insert, calls = bulk_store.insert_papers_bulk, []
 
         def insert_then_die(session, papers, **kwargs):
@@ -190,8 +193,9 @@ def fts_automerge(store) -> int | None:
 
 
 def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, settings, tmp_path):
-    papers = list(generate_papers(900, seed=6))
-    pages = write_atom_pages(papers, tmp_path / "pages", page_size=100)
+    # Nine pages of 10 papers, three pages a transaction: the killed process dies inside its second transaction.
+    papers = list(generate_papers(90, seed=6))
+    pages = write_atom_pages(papers, tmp_path / "pages", page_size=10)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     killed = subprocess.run([sys.executable, "-c", _KILLED_LOAD, settings.database_url, str(tmp_path / "pages")],
                             env=env, capture_output=True, text=True, timeout=120)
@@ -199,21 +203,22 @@ def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, se
 
     source = {paper.arxiv_id: paper for paper in papers}
     with store.session_factory.begin() as session:
-        assert paper_store.count_papers(session) == 300  # the first transaction's three pages, no more
+        assert paper_store.count_papers(session) == 30  # the first transaction's three pages, no more
         stored = paper_store.get_papers(session, list(source))
-    assert sorted(stored) == sorted(paper.arxiv_id for paper in papers[:300])
+    assert sorted(stored) == sorted(paper.arxiv_id for paper in papers[:30])
     assert all((p.title, p.abstract, p.authors) == (source[i].title, source[i].abstract, tuple(source[i].authors))
                for i, p in stored.items())
     assert fts_automerge(store) in (None, 4)  # FTS5's own merging, off during the load, is back on
-    last = papers[299]
+    last = papers[29]
     assert last.arxiv_id in [hit.paper.arxiv_id for hit in
                              run_search(store.session_factory, query=f'"{last.title}"', limit=5).hits]
 
-    report = bulk_ingest.ingest_feed_files(store.session_factory, pages)
-    assert (report.counts.new, report.counts.unchanged, report.vectors) == (600, 300, 900)
+    # The rerun parses and encodes here: the worker processes are another test's subject.
+    report = bulk_ingest.ingest_feed_files(store.session_factory, pages, in_worker=False)
+    assert (report.counts.new, report.counts.unchanged, report.vectors) == (60, 30, 90)
     with store.session_factory.begin() as session:
-        assert paper_store.count_papers(session) == 900
-    assert len(vectors_by_id(store)) == 900
+        assert paper_store.count_papers(session) == 90
+    assert len(vectors_by_id(store)) == 90
     assert fts_automerge(store) in (None, 4)
     first = papers[0]
     assert first.arxiv_id in [hit.paper.arxiv_id for hit in

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot import digest
 from bot.arxiv_source import read_feed_file
+from bot.ingest import ingest_feed_file
 from bot.topics import Topic, topic_matches
 from db import ledger
 from tests.conftest import SEED_FEED
@@ -91,10 +92,9 @@ def test_a_paper_is_planned_for_a_channel_only_once(store):
         assert ledger.plan_items(session, run_id=other.id, team_id=TEAM_ID, channel="C2", arxiv_ids=["1", "2"]) == 2
 
 
-def test_two_digest_processes_started_together_post_once(slack_env, fake_slack, tmp_path):
+def test_two_digest_processes_started_together_post_once(store, slack_env, fake_slack):
     env = {**os.environ, **slack_env, "DIGEST_KEYWORDS": "KV cache"}
-    assert subprocess.run([sys.executable, "-m", "bot", "fetch", "--from-file", str(SEED_FEED)], env=env,
-                          capture_output=True, timeout=60).returncode == 0
+    ingest_feed_file(store.session_factory, SEED_FEED)  # the papers (`papers-bot fetch --from-file` stores the same)
     command = [sys.executable, "-m", "bot", "digest", "--date", DAY.isoformat(), "--no-fetch"]
     processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(2)]

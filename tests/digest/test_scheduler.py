@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import ingest
+from bot import scheduler as scheduler_module
 from bot.app import build_digest_poster
 from bot.config import Settings
 from bot.scheduler import DigestJob, build_scheduler, catch_up_due, digest_trigger
@@ -88,7 +89,9 @@ def test_the_job_posts_todays_digest_once_however_often_it_runs(job, fake_slack)
 
 
 def test_a_process_started_after_the_digest_time_posts_within_a_minute_and_a_restart_does_not_repeat(
-        job, fake_slack):
+        job, fake_slack, monkeypatch):
+    # The catch-up is a job the scheduler runs on its own thread; its 5 s head start is only waited out here.
+    monkeypatch.setattr(scheduler_module, "CATCH_UP_DELAY", timedelta(seconds=0.2))
     job.clock = lambda: datetime.now(UTC)
     job.settings = dataclasses.replace(job.settings, digest_time=time(0, 0), digest_days="mon,tue,wed,thu,fri,sat,sun")
     scheduler = build_scheduler(job, blocking=False)

@@ -4,9 +4,10 @@ It honours `search_query`'s submittedDate window, `id_list`, `start` and `max_re
 `match_queries` it also reads the whole `search_query` as arXiv does (`ti:`, `abs:`, `au:`, `cat:`, `all:`, quoted
 phrases, `*` wildcards, `AND`, `OR`, `ANDNOT`, parentheses) and answers 400 to a query arXiv could not parse, so a
 query built from hostile user text shows up as broken. It can be told to misbehave, one scripted fault per
-request: 503, 429 with Retry-After, a stalled connection, an empty page, a page short of entries, truncated
-XML, an answer cut at a byte offset (inside an abstract or a date) with a Content-Length that matches the cut
-body, arXiv's 200 HTML error page, and a body trickled a few bytes at a time.
+request: 503, 429 with Retry-After, a stalled connection, an answer held until the test calls `release()`, an
+empty page, a page short of entries, truncated XML, an answer cut at a byte offset (inside an abstract or a date)
+with a Content-Length that matches the cut body, arXiv's 200 HTML error page, and a body trickled a few bytes at
+a time.
 """
 
 from __future__ import annotations
@@ -98,12 +99,19 @@ class FakeArxiv(LoopbackServer):
     faults: list[str] = field(default_factory=list)  # consumed one per request: "503", "429:2", ...
     requests: list[Request] = field(default_factory=list)
     stall_seconds: float = 5.0
+    hold_seconds: float = 20.0  # a `hold` answers after this long if the test never releases it, so none hangs
     trickle_limit_seconds: float = 8.0  # a trickle sends the rest at once after this long, so no test hangs
     match_queries: bool = False  # read search_query's words and fields too (Search arXiv), not only its window
 
     def __post_init__(self):
         self._lock = threading.Lock()
+        self._released = threading.Event()
+        self.held = threading.Event()  # set when a `hold` fault has the request waiting
         self._listen("GET")
+
+    def release(self) -> None:
+        """Let a `hold` (and any later one) answer."""
+        self._released.set()
 
     @property
     def url(self) -> str:
@@ -142,6 +150,9 @@ class FakeArxiv(LoopbackServer):
         body = ""
         if fault and fault.startswith("stall"):
             time.sleep(float(fault.split(":")[1]) if ":" in fault else self.stall_seconds)
+        if fault == "hold":  # no answer, not even the headers, until release(): the request is in flight
+            self.held.set()
+            self._released.wait(self.hold_seconds)
         if fault == "503":
             status, body = 503, "Service Unavailable"
         elif fault and fault.isdigit():

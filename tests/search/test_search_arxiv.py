@@ -18,6 +18,7 @@ from bot.ingest import ingest_feed_file
 from bot.render_blocks.common import MARK_READ, SEARCH_ARXIV, SEARCH_MORE
 from bot.search import parse_query
 from db.models import Paper
+from handlers.arxiv_lookups import WORKERS as ARXIV_LOOKUP_WORKERS
 from tests.conftest import SEED_FEED, run_server_in_thread
 from tests.fakes.arxiv_api import FakeArxiv, load_entries, make_entry
 from tests.search.test_commands_e2e import all_text, buttons, reply_to
@@ -43,6 +44,7 @@ PIXART = make_entry("2406.00004", title="PixArt sampling at low bit width",
 def arxiv():
     fake = FakeArxiv(entries=[*load_entries(), *ZEBRAFISH, PIXART], match_queries=True).start()
     yield fake
+    fake.release()
     fake.stop()
 
 
@@ -108,11 +110,14 @@ def test_the_button_appears_only_below_three_local_results(server, fake_slack, a
 def test_a_click_stores_and_shows_arxivs_hits_and_a_later_search_finds_them_here(server, fake_slack, arxiv, store):
     value = arxiv_button_value(reply_to(server, fake_slack, "zebrafish", key="first"))
     stored_before = paper_count(store)
-    arxiv.faults = ["stall:3.5"]  # arXiv is slow: the click is still acked within Slack's 3 s
+    arxiv.faults = ["hold"]  # arXiv has not answered yet: the click is still acked within Slack's 3 s
     began = time.monotonic()
     response = post(f"{server}/slack/events", click_body(fake_slack, value))
     assert response.status_code == 200 and time.monotonic() - began < 3
-    searching, shown = [c.args for c in fake_slack.wait_for("response_url", 3, timeout=15)[1:]]
+    [searching] = [c.args for c in fake_slack.wait_for("response_url", 2, timeout=15)[1:]]  # while arXiv is held
+    assert arxiv.held.wait(15) and not arxiv.requests  # the request is in flight, unanswered
+    arxiv.release()
+    shown = fake_slack.wait_for("response_url", 3, timeout=15)[2].args
     assert searching["replace_original"] is True and searching["text"].startswith("Searching arXiv for `zebrafish`")
     assert shown["replace_original"] is True
     assert shown["text"] == "3 papers match zebrafish on arXiv"
@@ -179,21 +184,22 @@ def test_arxiv_failing_says_so_stores_nothing_and_keeps_the_button(server, fake_
 
 
 def test_a_double_click_asks_arxiv_once(server, fake_slack, arxiv, listener_work):
-    arxiv.faults = ["stall:1"]
+    arxiv.faults = ["hold"]  # the first search is in flight while the second click comes
     value = json.dumps({"q": "zebrafish"})
     first = post(f"{server}/slack/events", click_body(fake_slack, value, key="d1"))
     second = post(f"{server}/slack/events", click_body(fake_slack, value, key="d2"))  # its own action_ts
     assert first.status_code == second.status_code == 200
+    assert arxiv.held.wait(15) and listener_work.wait_idle()
+    arxiv.release()
     fake_slack.wait_for("response_url", 2, timeout=15)
-    assert listener_work.wait_idle()
-    time.sleep(1.5)  # the lookup pool's work is not Bolt's: give a wrongly queued second search time to show
-    assert arxiv.requests_started == 1
-    calls = fake_slack.calls_to("response_url")
-    keys = [c.path.rsplit("/", 1)[-1] for c in calls]
-    assert len(keys) == 2 and len(set(keys)) == 1  # one click ran ("searching", then the hits); the other did nothing
-    # Another user asking the same thing is not a double click.
+    # Another user asking the same thing is not a double click. The lookup pool runs one search at a time, in
+    # the order they came, so once Bob's has run, a wrongly queued second search of Alice's has run too.
+    assert ARXIV_LOOKUP_WORKERS == 1
     click_search_arxiv(server, fake_slack, value, key="d3", user_id="U0BOB")
     assert arxiv.requests_started == 2
+    keys = [c.path.rsplit("/", 1)[-1] for c in fake_slack.calls_to("response_url")]
+    keys = [key for key in keys if key != "d3"]
+    assert len(keys) == 2 and len(set(keys)) == 1  # one click ran ("searching", then the hits); the other did nothing
 
 
 def test_a_replayed_click_is_dropped(server, fake_slack, arxiv, listener_work):
