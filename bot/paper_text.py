@@ -67,6 +67,7 @@ def _escape_money(text: str) -> str:
     return "".join(pieces)
 
 
+@lru_cache(maxsize=2048)  # the same papers are rendered again and again: a digest, each search, each Home tab
 def readable(text: str) -> str:
     """`$\\mathcal{O}(n^2)$` -> `𝒪(n^2)`, `\\textbf{x}` -> `x`, `$\\alpha$` -> `α`; plain text only has its lines
     joined. Never raises and never loses the text: a conversion that drops too much gives the plain text back."""
@@ -80,8 +81,8 @@ def readable(text: str) -> str:
     except Exception:  # noqa: BLE001 - any parser failure shows the text as arXiv sent it
         log.debug("LaTeX conversion failed; showing the plain text", exc_info=True)
         return plain
-    if _word_chars(converted) < _MIN_KEPT * _word_chars(_MACRO_NAME.sub(" ", plain)):
-        return plain
+    if not converted or _word_chars(converted) < _MIN_KEPT * _word_chars(_MACRO_NAME.sub(" ", plain)):
+        return plain  # (a title of only `\\` converts to nothing at all)
     return _ANGLE_URL.sub(r"\1", converted).replace("<cit.>", "[cit.]")
 
 

@@ -31,6 +31,11 @@ def test_readable_never_swallows_text_after_an_unbalanced_brace():
     assert "every benchmark we tried" in readable(text)
 
 
+@pytest.mark.parametrize("raw", ["\\", "\\ ", "{}", "$$"])
+def test_readable_never_turns_text_into_nothing(raw):
+    assert readable(raw)  # a title that is only LaTeX noise still shows as sent, never as an empty line
+
+
 def test_join_lines_reflows_arxiv_hard_breaks():
     assert join_lines("Large language\n  models are\nbig.\n") == "Large language models are big."
 
