@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -144,14 +145,19 @@ def _text_batches(factory: sessionmaker[Session], batch: int) -> Iterable[list[v
 def _encoded_batches(factory: sessionmaker[Session], batch: int, *, in_worker: bool):
     """(texts, their vectors) batch by batch; with `in_worker`, encoded in worker processes a few batches
     ahead while this process reads and stores."""
+    batches = _text_batches(factory, batch)
+    first = next(batches, None)
+    if first is None:
+        return  # nothing needs a vector (a rerun): no worker processes are started for nothing
+    batches = chain([first], batches)
     if not in_worker:
-        for texts in _text_batches(factory, batch):
+        for texts in batches:
             yield texts, encode_texts([(t.title, t.abstract) for t in texts])
         return
     workers = max(1, min(VECTOR_WORKERS, os.cpu_count() or 1))
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         waiting: deque = deque()
-        for texts in _text_batches(factory, batch):
+        for texts in batches:
             waiting.append((texts, pool.apply_async(encode_texts, ([(t.title, t.abstract) for t in texts],))))
             if len(waiting) > workers + 1:
                 texts, pending = waiting.popleft()
