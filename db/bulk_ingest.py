@@ -60,6 +60,12 @@ def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_
     return counts
 
 
+def writers_for_load(session: Session, wanted: int) -> int:
+    """How many connections may store one load side by side: `wanted` on PostgreSQL, one on SQLite (one
+    writer at a time; a second would only wait for the first's lock)."""
+    return wanted if session.bind.dialect.name == "postgresql" else 1
+
+
 def prepare_bulk_transaction(session: Session) -> None:
     """Settings for this transaction only, before the first `insert_papers_bulk` in it; with SQLite,
     `end_bulk_transaction` must run before it commits."""
