@@ -7,6 +7,15 @@ PAPERS_PER_TRANSACTION papers) are stored by `db.bulk_ingest.insert_papers_bulk`
 COPY on PostgreSQL) in one transaction, so a killed load leaves whole papers, never half of one, and a rerun
 adds nothing twice.
 
+On PostgreSQL the server's part of a load (each row's tsvector, its GIN entries) is done by the backend that
+receives the COPY, and is four times the parser's: over one connection it keeps one core busy while the
+worker leaves the other mostly idle. So the papers are split by id over STORE_CONNECTIONS connections, each
+fed by a thread of its own: every version of one paper goes to the same connection, in page order, so "the
+newest version wins" is decided exactly as over one connection, and two connections never write the same row.
+Each connection commits its own share of a batch, so a load killed mid-way can leave one share of the last
+batch and not the other: still whole papers, and a rerun stores the rest. SQLite has one writer: one
+connection, in this thread.
+
 Right after the load, `store_vectors` computes the vectors that For you and similar rank by (bot/recommend)
 for every paper that lacks a current one: encoded in worker processes while this one reads the next texts and
 stores the previous vectors. It is a pass of its own, not part of each page's transaction, so the load runs at
@@ -22,8 +31,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -35,14 +46,23 @@ from bot.arxiv_source import BadEntry, read_feed_file
 from bot.ingest import FetchReport
 from bot.recommend.vectors import DIM, MODEL, encode
 from db import vectors as vector_store
-from db.bulk_ingest import end_bulk_transaction, finish_bulk_load, insert_papers_bulk, prepare_bulk_transaction
-from db.records import PaperRecord
+from db.bulk_ingest import (
+    end_bulk_transaction,
+    finish_bulk_load,
+    insert_papers_bulk,
+    prepare_bulk_transaction,
+    writers_for_load,
+)
+from db.records import PaperRecord, UpsertCounts
 
 log = logging.getLogger(__name__)
 PAGES_AHEAD = 2
 # Papers per transaction: fewer commits, and on SQLite fewer and larger FTS5 segments to merge later. A page
 # is never split, so a transaction holds whole pages (5 of the app's 1,000-paper pages).
 PAPERS_PER_TRANSACTION = 5_000
+# PostgreSQL: connections that store a load side by side (see the module docstring). Two, for two cores: the
+# parsing worker and this process's own thread need the rest.
+STORE_CONNECTIONS = 2
 VECTOR_BATCH = 500  # papers per vector transaction
 VECTOR_WORKERS = 2
 
@@ -95,23 +115,76 @@ def ingest_feed_files(factory: sessionmaker[Session], paths: Sequence[Path], *, 
                       vectors: bool = True, progress=None) -> BulkReport:
     """Store the saved pages' papers, then (with `vectors`) the vectors of every paper that lacks one."""
     report = BulkReport()
-    batch: list[list[PaperRecord | BadEntry]] = []
-    for items in parsed_pages(paths, in_worker=in_worker):
-        batch.append(items)
-        if sum(len(page) for page in batch) >= PAPERS_PER_TRANSACTION:
-            store_pages_bulk(factory, batch, report)
-            batch = []
-            if progress:
-                progress(report)
-    if batch:
-        store_pages_bulk(factory, batch, report)
-        if progress:
-            progress(report)
+    with factory() as session:
+        connections = writers_for_load(session, STORE_CONNECTIONS)
+    with _SharedStore(factory, connections, report) as store:
+        batch: list[list[PaperRecord | BadEntry]] = []
+        for items in parsed_pages(paths, in_worker=in_worker):
+            batch.append(items)
+            if sum(len(page) for page in batch) >= PAPERS_PER_TRANSACTION:
+                store.store(batch, progress)
+                batch = []
+        if batch:
+            store.store(batch, progress)
     with factory.begin() as session:
         finish_bulk_load(session)
     if vectors:
         report.vectors = store_vectors(factory, in_worker=in_worker)
     return report
+
+
+def _share(arxiv_id: str, shares: int) -> int:
+    """Which connection stores this paper: the same for every version of it, in every batch."""
+    return zlib.crc32(arxiv_id.encode()) % shares
+
+
+class _SharedStore:
+    """Batches of pages stored over `connections` connections, one thread each; each paper goes to the
+    connection its id picks, pages in order. At most two batches are in flight, so memory stays bounded. With
+    one connection, `store_pages_bulk` runs in the calling thread."""
+
+    def __init__(self, factory: sessionmaker[Session], connections: int, report: FetchReport):
+        self._factory, self._report = factory, report
+        self._shares = [FetchReport() for _ in range(connections)]
+        self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"bulk-store-{n}") for n in range(connections)]
+        self._in_flight: deque[tuple[list[Future], object]] = deque()
+
+    def store(self, pages: list[list[PaperRecord | BadEntry]], progress) -> None:
+        if len(self._threads) == 1:
+            store_pages_bulk(self._factory, pages, self._report)
+            if progress:
+                progress(self._report)
+            return
+        split: list[list[list[PaperRecord | BadEntry]]] = [[[] for _ in pages] for _ in self._threads]
+        for number, items in enumerate(pages):
+            for item in items:  # a bad entry is counted (and logged) by the first connection's thread
+                share = _share(item.arxiv_id, len(self._threads)) if isinstance(item, PaperRecord) else 0
+                split[share][number].append(item)
+        futures = [thread.submit(store_pages_bulk, self._factory, share_pages, report)
+                   for thread, share_pages, report in zip(self._threads, split, self._shares, strict=True)]
+        self._in_flight.append((futures, progress))
+        if len(self._in_flight) > 1:
+            self._finish_oldest()
+
+    def _finish_oldest(self) -> None:
+        futures, progress = self._in_flight.popleft()
+        for future in futures:
+            future.result()  # a share's error ends the load here, as it would over one connection
+        self._report.counts = sum((share.counts for share in self._shares), UpsertCounts())
+        self._report.skipped = sum(share.skipped for share in self._shares)
+        if progress:
+            progress(self._report)
+
+    def __enter__(self) -> _SharedStore:
+        return self
+
+    def __exit__(self, error_type, *_) -> None:
+        try:
+            while self._in_flight and error_type is None:
+                self._finish_oldest()
+        finally:
+            for thread in self._threads:
+                thread.shutdown(wait=True, cancel_futures=True)
 
 
 def encode_texts(texts: Sequence[tuple[str, str]]) -> list[bytes]:

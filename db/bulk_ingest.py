@@ -14,6 +14,9 @@ rules for existing rows stay in one place.
   moments of a load, never half a transaction, and a rerun stores what was forgotten.
 
 `prepare_bulk_transaction` sets a load transaction up; `insert_papers_bulk` may then run several times in it.
+On PostgreSQL a load may run over several connections at once (`writers_for_load`), provided each paper's
+every version goes through the same one (bot/bulk_ingest splits by id): rows then never meet, and "the newest
+version wins" is decided within one connection's transactions, in page order.
 
 On both, a paper another process inserts meanwhile is skipped, not an error.
 """
@@ -58,6 +61,12 @@ def insert_papers_bulk(session: Session, papers: Sequence[PaperRecord], *, seen_
         inserted = insert(session, fresh, seen_at)
         counts += UpsertCounts(new=inserted, unchanged=len(fresh) - inserted)
     return counts
+
+
+def writers_for_load(session: Session, wanted: int) -> int:
+    """How many connections may store one load side by side: `wanted` on PostgreSQL, one on SQLite (one
+    writer at a time; a second would only wait for the first's lock)."""
+    return wanted if session.bind.dialect.name == "postgresql" else 1
 
 
 def prepare_bulk_transaction(session: Session) -> None:

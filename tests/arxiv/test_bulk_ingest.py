@@ -14,6 +14,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bench.corpus import generate_papers, write_atom_pages
@@ -169,6 +170,7 @@ _KILLED_LOAD = textwrap.dedent("""
     if __name__ == "__main__":
         store = build_store(Settings(database_url=sys.argv[1]), migrate=False)
         bulk_ingest.PAPERS_PER_TRANSACTION = 30
+        bulk_ingest.STORE_CONNECTIONS = int(sys.argv[3])
         insert, calls = bulk_store.insert_papers_bulk, []
 
         def insert_then_die(session, papers, **kwargs):
@@ -192,30 +194,41 @@ def fts_automerge(store) -> int | None:
         return connection.exec_driver_sql("SELECT v FROM papers_fts_config WHERE k = 'automerge'").scalar()
 
 
-def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, settings, tmp_path):
+@pytest.mark.parametrize("connections", [1, 2])
+def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, settings, tmp_path, connections):
     # Nine pages of 10 papers, three pages a transaction: the killed process dies inside its second transaction.
     papers = list(generate_papers(90, seed=6))
     pages = write_atom_pages(papers, tmp_path / "pages", page_size=10)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    killed = subprocess.run([sys.executable, "-c", _KILLED_LOAD, settings.database_url, str(tmp_path / "pages")],
-                            env=env, capture_output=True, text=True, timeout=120)
+    killed = subprocess.run([sys.executable, "-c", _KILLED_LOAD, settings.database_url, str(tmp_path / "pages"),
+                             str(connections)], env=env, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
 
     source = {paper.arxiv_id: paper for paper in papers}
     with store.session_factory.begin() as session:
-        assert paper_store.count_papers(session) == 30  # the first transaction's three pages, no more
         stored = paper_store.get_papers(session, list(source))
-    assert sorted(stored) == sorted(paper.arxiv_id for paper in papers[:30])
+    if store.engine.dialect.name == "sqlite" or connections == 1:
+        assert sorted(stored) == sorted(paper.arxiv_id for paper in papers[:30])  # the first transaction's pages
+    else:
+        # Each connection commits its own share of a batch: what it stored is its share of whole batches, from
+        # the first, and the load never got to its end.
+        assert len(stored) < 90
+        for share in range(connections):
+            mine = [p.arxiv_id for p in papers if bulk_ingest._share(p.arxiv_id, connections) == share]
+            kept = [arxiv_id for arxiv_id in mine if arxiv_id in stored]
+            batches_done = {end for end in (0, 30, 60, 90) if kept == [
+                p.arxiv_id for p in papers[:end] if bulk_ingest._share(p.arxiv_id, connections) == share]}
+            assert batches_done, f"connection {share} stored {len(kept)} papers, not whole batches"
     assert all((p.title, p.abstract, p.authors) == (source[i].title, source[i].abstract, tuple(source[i].authors))
                for i, p in stored.items())
     assert fts_automerge(store) in (None, 4)  # FTS5's own merging, off during the load, is back on
-    last = papers[29]
-    assert last.arxiv_id in [hit.paper.arxiv_id for hit in
-                             run_search(store.session_factory, query=f'"{last.title}"', limit=5).hits]
+    last = source[max(stored, key=lambda arxiv_id: papers.index(source[arxiv_id]))] if stored else None
+    assert last is None or last.arxiv_id in [
+        hit.paper.arxiv_id for hit in run_search(store.session_factory, query=f'"{last.title}"', limit=5).hits]
 
     # The rerun parses and encodes here: the worker processes are another test's subject.
     report = bulk_ingest.ingest_feed_files(store.session_factory, pages, in_worker=False)
-    assert (report.counts.new, report.counts.unchanged, report.vectors) == (60, 30, 90)
+    assert (report.counts.new, report.counts.unchanged, report.vectors) == (90 - len(stored), len(stored), 90)
     with store.session_factory.begin() as session:
         assert paper_store.count_papers(session) == 90
     assert len(vectors_by_id(store)) == 90
@@ -223,3 +236,57 @@ def test_a_killed_load_leaves_whole_papers_and_a_rerun_stores_the_rest(store, se
     first = papers[0]
     assert first.arxiv_id in [hit.paper.arxiv_id for hit in
                               run_search(store.session_factory, query=f'"{first.title}"', limit=5).hits]
+
+
+def _revised(papers: list) -> list:
+    """The papers, then a later version of every fifth (new title) and an older version of every seventh, as a
+    harvest that meets a paper again on a later page does."""
+    newer = [replace(p, version=p.version + 1, title=f"{p.title} revised") for p in papers[::5]]
+    older = [replace(p, version=max(1, p.version - 1), title="An older version") for p in papers[::7]]
+    return papers + newer + older
+
+
+def test_a_load_split_over_connections_stores_what_the_page_ingest_stores(store, settings, tmp_path,
+                                                                          monkeypatch):
+    """On PostgreSQL a load is stored over two connections, papers split by id; with versions of a paper on
+    pages in different batches, the newest still wins and the rows are those of the page-by-page path."""
+    monkeypatch.setattr(bulk_ingest, "PAPERS_PER_TRANSACTION", 120)  # several batches in flight at once
+    pages = write_atom_pages(_revised(list(generate_papers(400, seed=8))), tmp_path / "pages", page_size=60)
+    report = bulk_ingest.ingest_feed_files(store.session_factory, pages, vectors=False)
+    reference = build_store(replace(settings, database_url=f"sqlite:///{tmp_path / 'reference.db'}"))
+    try:
+        expected = FetchReport()
+        for page in pages:
+            expected.counts += ingest_feed_file(reference.session_factory, page).counts
+        assert report.counts == expected.counts
+        ids = [p.arxiv_id for p in generate_papers(400, seed=8)]
+        with store.session_factory.begin() as session, reference.session_factory.begin() as other:
+            assert paper_store.get_papers(session, ids) == paper_store.get_papers(other, ids)
+    finally:
+        reference.engine.dispose()
+
+
+def _every_hit(store, query: str) -> set[str]:
+    found: set[str] = set()
+    while True:
+        page = run_search(store.session_factory, query=query, limit=20, offset=len(found))
+        found.update(hit.paper.arxiv_id for hit in page.hits)
+        if not page.hits or len(found) >= page.total:
+            return found
+
+
+def test_the_sql_path_finds_the_same_papers_after_a_bulk_load_as_after_the_page_ingest(store, tmp_path):
+    """The SQL path (tsvector + GIN on PostgreSQL, FTS5 on SQLite) over a bulk load answers as over the same
+    papers stored page by page."""
+    papers = list(generate_papers(500, seed=9))
+    pages = write_atom_pages(papers, tmp_path / "pages", page_size=100)
+    queries = ["learning", "quantization", '"language models"', "kv-cache", f"author:{papers[3].authors[0]}",
+               papers[250].title, "cat:cs.LG model -vision"]
+    for page in pages:
+        ingest_feed_file(store.session_factory, page)
+    answers = {query: _every_hit(store, query) for query in queries}
+    with store.engine.begin() as connection:
+        connection.execute(Paper.__table__.delete())
+    bulk_ingest.ingest_feed_files(store.session_factory, pages, vectors=False)
+    assert {query: _every_hit(store, query) for query in queries} == answers
+    assert all(answers.values())
