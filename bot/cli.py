@@ -414,7 +414,12 @@ def cmd_workspace(settings: Settings, args) -> int:
             print(f"papers-bot workspace purge: no workspace {args.team_id} is known here (see papers-bot workspace "
                   "list)", file=sys.stderr)
             return 2
+        still_installed = workspaces.is_served(store.session_factory, args.team_id)
         print(workspaces.purge_workspace(store.session_factory, args.team_id).summary())
+        if still_installed:  # the data is gone, the app is not: say what happens next
+            print(f"papers-bot workspace purge: {args.team_id} has not uninstalled papers-bot, so it is still "
+                  "served: its channels start again with no topic; uninstall the app there to stop it",
+                  file=sys.stderr)
         return 0
     overview = workspaces.workspace_overview(store.session_factory)
     if not overview:

@@ -45,8 +45,9 @@ def test_workspace_list_shows_each_workspace_its_channels_with_topics_and_counts
 
 def test_workspace_purge_deletes_one_workspaces_data_at_once_and_says_what(two_workspaces, capsys):
     assert main(["workspace", "purge", OTHER]) == 0
-    out = capsys.readouterr().out.strip()
-    assert out == f"workspace {OTHER}: deleted 2 channel_topics, 1 follows, 1 saved_papers, 2 reads"
+    captured = capsys.readouterr()
+    assert captured.out.strip() == f"workspace {OTHER}: deleted 2 channel_topics, 1 follows, 1 saved_papers, 2 reads"
+    assert "still served" in captured.err  # it never uninstalled: the purge does not stop the app there
 
     main(["workspace", "list"])
     listed = capsys.readouterr().out
@@ -59,7 +60,9 @@ def test_workspace_purge_deletes_one_workspaces_data_at_once_and_says_what(two_w
 def test_purging_a_workspace_known_only_by_its_uninstall_says_its_record_went(two_workspaces, capsys):
     mark_uninstalled(two_workspaces.session_factory, "T0EMPTY", datetime(2026, 11, 1, tzinfo=UTC))
     assert main(["workspace", "purge", "T0EMPTY"]) == 0
-    assert capsys.readouterr().out.strip() == "workspace T0EMPTY: deleted its record (it had no other rows)"
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "workspace T0EMPTY: deleted its record (it had no other rows)"
+    assert "still served" not in captured.err  # it uninstalled: nothing more to say
     assert main(["workspace", "purge", "T0EMPTY"]) == 2  # gone: a second purge finds nothing to delete
 
 
