@@ -139,7 +139,7 @@ def database_url(tmp_path, _migrated) -> str:
 
 
 @pytest.fixture
-def env(database_url, monkeypatch) -> dict[str, str]:
+def env(database_url, monkeypatch, tmp_path) -> dict[str, str]:
     """The environment a deployment would set, applied to os.environ for CLI tests."""
     values = {
         "DATABASE_URL": database_url,
@@ -151,8 +151,13 @@ def env(database_url, monkeypatch) -> dict[str, str]:
         "DIGEST_PACE_SECONDS": "0",
         "SLACK_RETRY_BACKOFF_SECONDS": "0.01",
     }
+    if PG_URL:
+        # On SQLite the search index sits beside the test's own database file; on PostgreSQL its default folder
+        # is per database (~/.cache/papers-bot/...), which a worker's tests, and the servers they start as
+        # subprocesses, would all share.
+        values["SEARCH_INDEX_DIR"] = str(tmp_path / "search-index")
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "DIGEST_", "ARXIV_")):
+        if name.startswith(("SLACK_", "DIGEST_", "ARXIV_", "SEARCH_")):
             monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -114,6 +114,13 @@ class SearchIndex:
         except Exception:  # noqa: BLE001 - a failing derived index must never fail a search
             log.exception("search index: a search failed in %s; SQL answers it", self.path)
             page = None
+        except BaseException as error:
+            if not is_panic(error):
+                raise
+            log.error("search index: tantivy panicked reading %s (%s); SQL answers, the index is opened again",
+                      self.path, error)
+            self._forget_open_index()
+            page = None
         if page is None:
             self.declined += 1
             self._wake.set()
@@ -336,9 +343,26 @@ class SearchIndex:
             return False
         except Exception:  # noqa: BLE001 - the index is derived: log, let SQL answer, and try again later
             log.exception("search index: updating %s failed; SQL answers until it works", self.path)
-            with self._open_lock:
-                self._index = None
+            self._forget_open_index()
             return False
+        except BaseException as error:
+            if not is_panic(error):
+                raise
+            log.error("search index: tantivy panicked updating %s (%s); SQL answers until it works", self.path,
+                      error)
+            self._forget_open_index()
+            return False
+
+    def _forget_open_index(self) -> None:
+        with self._open_lock:
+            self._index = None
+
+
+def is_panic(error: BaseException) -> bool:
+    """A Rust panic inside tantivy, as pyo3 raises it: a BaseException, so `except Exception` lets it through and
+    it would end the Slack listener or the follower thread. Seen reading a folder another process was rewriting
+    (two processes on one machine and database share it)."""
+    return type(error).__name__ == "PanicException"
 
 
 def _follow(ref: weakref.ref[SearchIndex], wake: threading.Event, stop: threading.Event) -> None:
