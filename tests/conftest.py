@@ -12,7 +12,9 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -262,18 +264,27 @@ def listener_work():
     work.shutdown(wait=False)
 
 
+@contextmanager
+def serve_bolt(services: Services, listener_work: ListenerWork | None = None) -> Iterator[tuple[str, object]]:
+    """The real HTTP server (waitress + Bolt's WSGI adapter) for `services` on a loopback port, stopped on exit;
+    yields its base URL and its Bolt app, whose listeners run on `listener_work` when given."""
+    bolt = build_bolt_app(services)
+    if listener_work is not None:
+        bolt.listener_runner.listener_executor = listener_work
+        bolt.listener_runner.lazy_listener_runner.executor = listener_work
+    server = make_http_server(build_wsgi_app(bolt, services.store), host="127.0.0.1", port=0)
+    stop = run_server_in_thread(server)
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}", bolt
+    finally:
+        stop()
+
+
 @pytest.fixture
 def slack_server(slack_settings, store, listener_work):
-    """The real HTTP server (waitress + Bolt's WSGI adapter) on a loopback port; yields its base URL. Its Bolt
-    app runs listeners on `listener_work`."""
-    services = Services(settings=slack_settings, store=store)
-    bolt = build_bolt_app(services)
-    bolt.listener_runner.listener_executor = listener_work
-    bolt.listener_runner.lazy_listener_runner.executor = listener_work
-    server = make_http_server(build_wsgi_app(bolt, store), host="127.0.0.1", port=0)
-    stop = run_server_in_thread(server)
-    yield f"http://127.0.0.1:{server.effective_port}"
-    stop()
+    """The real HTTP server on a loopback port (`serve_bolt`); yields its base URL."""
+    with serve_bolt(Services(settings=slack_settings, store=store), listener_work) as (url, _):
+        yield url
 
 
 def run_server_in_thread(server):

@@ -12,14 +12,14 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Services, build_arxiv_source, build_bolt_app, build_wsgi_app, make_http_server
+from bot.app import Services, build_arxiv_source
 from bot.arxiv_search import arxiv_query
 from bot.ingest import ingest_feed_file
 from bot.render_blocks.common import MARK_READ, SEARCH_ARXIV, SEARCH_MORE
 from bot.search import parse_query
 from db.models import Paper
 from handlers.arxiv_lookups import WORKERS as ARXIV_LOOKUP_WORKERS
-from tests.conftest import SEED_FEED, run_server_in_thread
+from tests.conftest import SEED_FEED, serve_bolt
 from tests.fakes.arxiv_api import FakeArxiv, load_entries, make_entry
 from tests.search.test_commands_e2e import all_text, buttons, reply_to
 from tests.slack_requests import block_actions_body, post
@@ -55,13 +55,8 @@ def server(slack_settings, store, listener_work, arxiv):
     settings = dataclasses.replace(slack_settings, arxiv_api_url=arxiv.url, arxiv_delay_seconds=0.01,
                                    arxiv_max_retries=1, arxiv_timeout_seconds=6)
     services = Services(settings=settings, store=store, arxiv=build_arxiv_source(settings, store=store))
-    bolt = build_bolt_app(services)
-    bolt.listener_runner.listener_executor = listener_work
-    bolt.listener_runner.lazy_listener_runner.executor = listener_work
-    http = make_http_server(build_wsgi_app(bolt, store), host="127.0.0.1", port=0)
-    stop = run_server_in_thread(http)
-    yield f"http://127.0.0.1:{http.effective_port}"
-    stop()
+    with serve_bolt(services, listener_work) as (url, _):
+        yield url
 
 
 def arxiv_button_value(message: dict) -> str | None:

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from bot.app import Services, build_bolt_app, build_wsgi_app, make_http_server
+from bot.app import Services
 from bot.config import Settings
 from bot.ingest import ingest_feed_file
-from tests.conftest import SEED_FEED, run_server_in_thread
+from tests.conftest import SEED_FEED, serve_bolt
 from tests.fakes.slack_api import CLIENT_ID, CLIENT_SECRET
 from tests.slack_requests import SIGNING_SECRET
 
@@ -74,10 +74,5 @@ def oauth_server(oauth_settings, store, listener_work, fake_slack):
     fake_slack.add_workspace(SECOND, name="Second Lab", channels=(SECOND_CHANNEL,), users=(SECOND_USER, "U0ADMIN"))
     fake_slack.add_workspace(THIRD, name="Third Lab", channels=(THIRD_CHANNEL,), users=(THIRD_USER,))
     services = Services(settings=oauth_settings, store=store)
-    bolt = build_bolt_app(services)
-    bolt.listener_runner.listener_executor = listener_work
-    bolt.listener_runner.lazy_listener_runner.executor = listener_work
-    server = make_http_server(build_wsgi_app(bolt, store), host="127.0.0.1", port=0)
-    stop = run_server_in_thread(server)
-    yield OAuthServer(f"http://127.0.0.1:{server.effective_port}", services, bolt)
-    stop()
+    with serve_bolt(services, listener_work) as (url, bolt):
+        yield OAuthServer(url, services, bolt)

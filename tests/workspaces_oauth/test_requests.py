@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from bot.app import Services, SlackUnavailable, build_bolt_app, build_wsgi_app, make_http_server
+from bot.app import Services, SlackUnavailable, build_bolt_app
 from bot.config import Settings
 from handlers.oauth import NOT_INSTALLED
-from tests.conftest import run_server_in_thread
+from tests.conftest import serve_bolt
 from tests.fakes.slack_api import BOT_TOKEN, TEAM_ID
 from tests.slack_requests import event_body, post, slash_command_body
 from tests.workspaces_oauth.conftest import (
@@ -104,12 +104,8 @@ def test_turning_oauth_on_keeps_serving_the_bot_token_workspace_until_it_install
     """SLACK_BOT_TOKEN and OAuth together: the workspace already using the app is not cut off."""
     settings = Settings.from_env({**oauth_env, "SLACK_BOT_TOKEN": BOT_TOKEN})
     fake_slack.add_workspace(SECOND, channels=(SECOND_CHANNEL,), users=(SECOND_USER,))
-    bolt = build_bolt_app(Services(settings=settings, store=store))
-    bolt.listener_runner.lazy_listener_runner.executor = listener_work
-    server = make_http_server(build_wsgi_app(bolt, store), host="127.0.0.1", port=0)
-    stop = run_server_in_thread(server)
-    try:
-        running = OAuthServer(f"http://127.0.0.1:{server.effective_port}", None, bolt)
+    with serve_bolt(Services(settings=settings, store=store), listener_work) as (url, bolt):
+        running = OAuthServer(url, None, bolt)
         running.install(fake_slack, SECOND)
         _home_opened(running, team=TEAM_ID, user="U0ALICE", event_id="EvHomeOld")
         _home_opened(running, team=SECOND, user=SECOND_USER, event_id="EvHomeNew")
@@ -118,8 +114,6 @@ def test_turning_oauth_on_keeps_serving_the_bot_token_workspace_until_it_install
         _home_opened(running, team=THIRD, user=THIRD_USER, event_id="EvHomeNever")
         assert listener_work.wait_idle()
         assert len(fake_slack.calls_to("views.publish", ok=None)) == 2  # the third still gets nothing
-    finally:
-        stop()
 
 
 def test_a_refused_bot_token_stops_an_oauth_server_at_start_in_one_line(oauth_env, store, fake_slack):
