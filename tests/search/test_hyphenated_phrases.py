@@ -4,12 +4,10 @@ put the compound `kv-cach` before the parts and moved every later word one posit
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from bot.app import build_store
 from bot.ingest import ingest_records
 from bot.search import run_search
 from db.records import PaperRecord
@@ -27,11 +25,8 @@ PAPERS = [
 
 
 @pytest.fixture
-def sql_store(settings):
-    store = build_store(replace(settings, search_engine="sql"), migrate=False)
-    ingest_records(store.session_factory, PAPERS)
-    yield store
-    store.engine.dispose()
+def sql_store(sql_store_of):
+    return sql_store_of(lambda factory: ingest_records(factory, PAPERS))
 
 
 @pytest.mark.parametrize(("query", "found"), [

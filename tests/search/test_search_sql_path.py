@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from bot.app import build_store
 from bot.arxiv_source import read_feed_file
 from bot.ingest import ingest_feed_file, ingest_records
 from bot.search import run_search, search_papers
@@ -19,11 +18,8 @@ from tests.conftest import SEED_FEED
 
 
 @pytest.fixture
-def sql_store(settings):
-    store = build_store(replace(settings, search_engine="sql"), migrate=False)
-    ingest_feed_file(store.session_factory, SEED_FEED)
-    yield store
-    store.engine.dispose()
+def sql_store(sql_store_of):
+    return sql_store_of(lambda factory: ingest_feed_file(factory, SEED_FEED))
 
 
 def search(store, query: str, limit: int = 100):
