@@ -27,17 +27,15 @@ def test_forged_retry_is_still_refused(slack_server):
 
 def test_secrets_never_reach_logs_or_replies(slack_server, fake_slack, capsys):
     # The logging the CLI installs, at DEBUG, while Slack refuses the token and a forged request arrives.
+    # (tests/conftest.py takes the handler configure_logging adds away after the test.)
     configure_logging("DEBUG", secrets=[BOT_TOKEN, SIGNING_SECRET])
-    try:
-        fake_slack.token = "xoxb-some-other-token"  # every Web API call now fails with invalid_auth
-        body = slash_command_body("help", response_url=fake_slack.response_url())
-        response = post(f"{slack_server}/slack/events", body)
-        bad = post(f"{slack_server}/slack/events", body, secret="forged")
-        fake_slack.wait_for("response_url")
-        logging.getLogger("test").error("leak attempt %s / %s", BOT_TOKEN, SIGNING_SECRET)
-        err = capsys.readouterr().err
-    finally:
-        logging.getLogger().handlers.clear()
+    fake_slack.token = "xoxb-some-other-token"  # every Web API call now fails with invalid_auth
+    body = slash_command_body("help", response_url=fake_slack.response_url())
+    response = post(f"{slack_server}/slack/events", body)
+    bad = post(f"{slack_server}/slack/events", body, secret="forged")
+    fake_slack.wait_for("response_url")
+    logging.getLogger("test").error("leak attempt %s / %s", BOT_TOKEN, SIGNING_SECRET)
+    err = capsys.readouterr().err
     assert "slack_bolt" in err or "slack_sdk" in err  # the libraries' debug lines were captured
     assert BOT_TOKEN not in err + response.text + bad.text
     assert SIGNING_SECRET not in err + response.text + bad.text
@@ -46,11 +44,8 @@ def test_secrets_never_reach_logs_or_replies(slack_server, fake_slack, capsys):
 
 def test_token_shaped_strings_are_redacted_by_the_cli_logging(capsys):
     configure_logging("INFO", secrets=["my-signing-secret-value"])
-    try:
-        logging.getLogger("x").warning("got xoxb-123-456-abc and my-signing-secret-value in an error")
-        err = capsys.readouterr().err
-    finally:
-        logging.getLogger().handlers.clear()
+    logging.getLogger("x").warning("got xoxb-123-456-abc and my-signing-secret-value in an error")
+    err = capsys.readouterr().err
     assert "xoxb-123" not in err and "my-signing-secret-value" not in err
     assert err.count("[redacted]") == 2
 
