@@ -145,8 +145,8 @@ def test_a_deleted_index_folder_is_rebuilt_while_sql_answers(seeded, index):
     assert (index.path / "meta.json").exists()
 
 
-def test_a_fresh_process_answers_from_sql_while_it_builds(seeded, settings, tmp_path, monkeypatch):
-    expected = {query: ids(search(seeded, query)) for query in ("kv cache", "pruning", "author:Wang")}
+def held_build(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """A build's first read of the store waits: (set once a build is waiting, set it to let the build go on)."""
     building, release = threading.Event(), threading.Event()
     real_read = search_feed.papers_after_id
 
@@ -156,6 +156,12 @@ def test_a_fresh_process_answers_from_sql_while_it_builds(seeded, settings, tmp_
         return real_read(session, **kwargs)
 
     monkeypatch.setattr(search_feed, "papers_after_id", slow_read)
+    return building, release
+
+
+def test_a_fresh_process_answers_from_sql_while_it_builds(seeded, settings, tmp_path, monkeypatch):
+    expected = {query: ids(search(seeded, query)) for query in ("kv cache", "pruning", "author:Wang")}
+    building, release = held_build(monkeypatch)
     index = search_index.attach(seeded.engine, replace(settings, search_index_dir=str(tmp_path / "fresh")),
                                 poll_seconds=FAST_POLL)
     index.start()
@@ -299,15 +305,7 @@ def test_disposing_a_stores_engine_stops_its_follower(seeded, settings, tmp_path
 
 def test_deleting_the_folder_in_the_middle_of_a_build_is_safe(seeded, settings, tmp_path, monkeypatch):
     expected = ids(search(seeded, "kv cache"))
-    building, release = threading.Event(), threading.Event()
-    real_read = search_feed.papers_after_id
-
-    def slow_read(session, **kwargs):
-        building.set()
-        assert release.wait(20)
-        return real_read(session, **kwargs)
-
-    monkeypatch.setattr(search_feed, "papers_after_id", slow_read)
+    building, release = held_build(monkeypatch)
     index = search_index.attach(seeded.engine, replace(settings, search_index_dir=str(tmp_path / "doomed")),
                                 poll_seconds=FAST_POLL)
     index.start()
