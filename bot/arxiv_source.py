@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRY_AFTER_SECONDS = 300.0
-_WS_RE = re.compile(r"\s+")
 
 
 class ArxivUnavailable(Exception):
@@ -78,7 +77,8 @@ def split_arxiv_id(entry_id: str) -> tuple[str, int]:
 
 
 def collapse_whitespace(text: str) -> str:
-    return _WS_RE.sub(" ", text).strip()
+    # str.split() splits on exactly what `\s` matches (str.isspace), and is several times faster.
+    return " ".join(text.split())
 
 
 def result_to_record(result: arxiv.Result) -> PaperRecord:
@@ -198,9 +198,12 @@ def _check_entry_count(root: etree._Element, *, start: int, asked: int) -> None:
 
 def _entries_the_parser_dropped(root: etree._Element, feed: arxiv_feed.ParsedFeed) -> list[BadEntry]:
     """The package silently drops an entry without <id>, <published> or <updated>; name each one."""
+    entries = root.findall(f"{_ATOM}entry")
+    if len(entries) == len(feed.results):
+        return []  # the parser kept every entry (the usual case): nothing to name
     kept = {(result.entry_id or "").strip() for result in feed.results}
     dropped = []
-    for entry in root.iterfind(f"{_ATOM}entry"):
+    for entry in entries:
         entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
         if not entry_id or entry_id not in kept:
             dropped.append(BadEntry(f"{entry_id or 'an entry without <id>'}: no published or updated date"))
@@ -210,13 +213,30 @@ def _entries_the_parser_dropped(root: etree._Element, feed: arxiv_feed.ParsedFee
 def read_feed_file(path: Path) -> list[PaperRecord | BadEntry]:
     """Parse a saved arXiv API answer (Atom) with the package's parser. A file that is not a whole feed
     (cut short, not Atom) raises BadPage: no retry can mend it, and half of it must not be stored."""
-    body = path.read_bytes()
     try:
-        root = whole_feed(body)
-        feed = _parse_atom(body)
+        return list(_entry_records(whole_feed(path.read_bytes())))
     except BadPage as err:
         raise BadPage(f"{path} is not a whole arXiv Atom feed ({err})") from None
-    return [*records_from_results(feed.results), *_entries_the_parser_dropped(root, feed)]
+
+
+def _entry_records(root: etree._Element) -> Iterator[PaperRecord | BadEntry]:
+    """Each entry of a feed `whole_feed` parsed, through the package's own entry parser (the one its `parse`
+    runs on each entry), so a saved page is parsed once, not again by `parse`: bulk loads read millions of
+    entries. An entry the package drops (no <id>, <published> or <updated>) is named, as in
+    `_entries_the_parser_dropped`."""
+    for entry in root.iterfind(f"{_ATOM}entry"):
+        try:
+            result = arxiv_feed._build_result(entry)
+        except Exception as err:  # noqa: BLE001 - as in _parse_atom: the page is bad, not the process
+            raise BadPage(f"the Atom parser failed ({type(err).__name__}: {err})") from err
+        if result is None:
+            entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
+            yield BadEntry(f"{entry_id or 'an entry without <id>'}: no published or updated date")
+            continue
+        try:
+            yield result_to_record(result)
+        except BadEntry as bad:
+            yield bad
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
