@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import psycopg
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from db import papers as paper_store
@@ -42,6 +43,10 @@ _CHUNK = 500  # ids per IN (...) when looking up stored versions
 _ROWS_PER_INSERT = 500  # 16 columns: 8,000 bound values, under SQLite's 32,766
 _STAGING = "papers_bulk_staging"
 _GIN_PENDING_LIST = "64MB"
+_SEARCH_GIN = "ix_papers_search_vector"  # migration 0013's
+# A load of at least this many papers that also at least doubles the table builds the GIN index afresh.
+_GIN_REBUILD_MIN_PAPERS = 50_000
+_GIN_BUILD_MEMORY = "256MB"
 _FTS = "papers_fts"
 _FTS_AUTOMERGE = 4  # FTS5's default; the migrations never change it
 
@@ -83,6 +88,10 @@ def prepare_bulk_transaction(session: Session) -> None:
     # page; finish_bulk_load merges what is left.
     session.execute(text(f"SET LOCAL gin_pending_list_limit = '{_GIN_PENDING_LIST}'"))
     session.execute(text("SET LOCAL synchronous_commit = off"))
+    # The rows' long values (the tsvector, kept in the row, and the abstract) compressed by LZ4, several times
+    # cheaper than the default pglz; reads need nothing. Only where the server was built with it.
+    if session.scalar(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")):
+        session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
 
 
 def end_bulk_transaction(session: Session) -> None:
@@ -108,14 +117,19 @@ def _values(paper: PaperRecord, seen_at: datetime) -> tuple:
 def _insert_sqlite(session: Session, papers: list[PaperRecord], seen_at: datetime) -> int:
     connection = session.connection()
     columns = Paper.__table__.columns
-    # Each column's own bind conversion (UTC datetimes, JSON), as the ORM would apply it.
-    convert = [columns[name].type.bind_processor(connection.dialect) for name in _COLUMNS]
+    # Each column's own bind conversion (UTC datetimes, JSON), as the ORM would apply it; the load's one
+    # timestamp (the last two columns) is converted once, not twice per row.
+    convert = [columns[name].type.bind_processor(connection.dialect) for name in _COLUMNS[:-2]]
+    seen = [columns[name].type.bind_processor(connection.dialect)(seen_at) for name in _COLUMNS[-2:]]
     one_row = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
     inserted = 0
     for start in range(0, len(papers), _ROWS_PER_INSERT):
         chunk = papers[start : start + _ROWS_PER_INSERT]
-        values = [fn(value) if fn else value for paper in chunk
-                  for fn, value in zip(convert, _values(paper, seen_at), strict=True)]
+        values = []
+        for paper in chunk:
+            values.extend(fn(value) if fn else value
+                          for fn, value in zip(convert, _values(paper, seen_at)[:-2], strict=True))
+            values.extend(seen)
         # One multi-row INSERT per chunk: a third faster than stepping a one-row statement per paper.
         statement = (f"INSERT INTO papers ({', '.join(_COLUMNS)}) VALUES {', '.join([one_row] * len(chunk))} "
                      "ON CONFLICT (arxiv_id) DO NOTHING")
@@ -163,7 +177,42 @@ def _copy(cursor, table: str, rows: list[list]) -> None:
             copy.write_row(row)
 
 
+def start_bulk_load(session: Session, papers: int) -> bool:
+    """Before a load of about `papers` papers, in a transaction of its own; returns whether it dropped the
+    full-text index.
+
+    PostgreSQL: growing the GIN index row by row is a large part of the server's work in a load, and grows with
+    the index. A load that at least doubles the table (and brings _GIN_REBUILD_MIN_PAPERS or more) drops it,
+    and `finish_bulk_load` builds it again in one sorted pass. A load killed in between leaves the table
+    without it: SEARCH_ENGINE=sql still answers, by scanning, and the next load of any size builds it first.
+    """
+    if session.bind.dialect.name != "postgresql":
+        return False
+    stored = session.scalar(select(func.count()).select_from(Paper)) or 0
+    if papers < max(_GIN_REBUILD_MIN_PAPERS, stored):
+        _build_search_gin(session)  # what a killed load dropped
+        return False
+    # DROP INDEX waits for every transaction that read papers; never long: a busy table keeps its index.
+    session.execute(text("SET LOCAL lock_timeout = '5s'"))
+    try:
+        with session.begin_nested():
+            session.execute(text(f"DROP INDEX IF EXISTS {_SEARCH_GIN}"))
+    except OperationalError:
+        return False
+    return True
+
+
 def finish_bulk_load(session: Session) -> None:
-    """After a bulk load: PostgreSQL merges the GIN pending list now, so searches do not scan it."""
-    if session.bind.dialect.name == "postgresql":
-        session.execute(text("SELECT gin_clean_pending_list('ix_papers_search_vector'::regclass)"))
+    """After a bulk load, whole or cut short: PostgreSQL builds the full-text index if `start_bulk_load`
+    dropped it, else merges its pending list now, so searches do not scan the list."""
+    if session.bind.dialect.name == "postgresql" and not _build_search_gin(session):
+        session.execute(text(f"SELECT gin_clean_pending_list('{_SEARCH_GIN}'::regclass)"))
+
+
+def _build_search_gin(session: Session) -> bool:
+    """The full-text GIN index, built if it is missing; returns whether it was."""
+    if session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": _SEARCH_GIN}):
+        return False
+    session.execute(text(f"SET LOCAL maintenance_work_mem = '{_GIN_BUILD_MEMORY}'"))
+    session.execute(text(f"CREATE INDEX IF NOT EXISTS {_SEARCH_GIN} ON papers USING GIN (search_vector)"))
+    return True

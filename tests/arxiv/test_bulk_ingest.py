@@ -290,3 +290,86 @@ def test_the_sql_path_finds_the_same_papers_after_a_bulk_load_as_after_the_page_
     bulk_ingest.ingest_feed_files(store.session_factory, pages, vectors=False)
     assert {query: _every_hit(store, query) for query in queries} == answers
     assert all(answers.values())
+
+
+def _search_gin(store) -> bool | None:
+    """PostgreSQL: whether the full-text GIN index is there and usable (None: there is none)."""
+    with store.engine.connect() as connection:
+        return connection.exec_driver_sql(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('ix_papers_search_vector')").scalar()
+
+
+def _watch_the_index_during_the_load(store, monkeypatch, fail: bool = False) -> list:
+    """Record, for every batch the load stores, whether the GIN index was there; with `fail`, the second
+    batch fails as a database error would."""
+    seen: list = []
+    store_pages = bulk_ingest.store_pages_bulk
+
+    def watched(factory, pages, report):
+        seen.append(_search_gin(store))
+        if fail and len(seen) == 2:
+            raise RuntimeError("the database went away")
+        store_pages(factory, pages, report)
+
+    monkeypatch.setattr(bulk_ingest, "store_pages_bulk", watched)
+    monkeypatch.setattr(bulk_ingest, "PAPERS_PER_TRANSACTION", 100)
+    monkeypatch.setattr(bulk_ingest, "STORE_CONNECTIONS", 1)
+    return seen
+
+
+@pytest.fixture
+def postgresql_store(store, monkeypatch):
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's GIN index; SQLite's FTS5 index is kept by its triggers")
+    from db import bulk_ingest as bulk_store
+
+    monkeypatch.setattr(bulk_store, "_GIN_REBUILD_MIN_PAPERS", 200)
+    return store
+
+
+def test_a_load_that_more_than_doubles_the_table_builds_the_full_text_index_afresh(postgresql_store, tmp_path,
+                                                                                   monkeypatch):
+    store = postgresql_store
+    ingest_feed_file(store.session_factory, SEED_FEED)  # 87 papers stored; the load brings 400
+    papers = list(generate_papers(400, seed=10))
+    seen = _watch_the_index_during_the_load(store, monkeypatch)
+    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(papers, tmp_path / "pages", 100),
+                                  in_worker=False, vectors=False)
+    assert seen == [None] * 4  # grown in one pass after the load, not row by row during it
+    assert _search_gin(store) is True
+    with store.engine.connect() as connection:  # the SQL path reads it again
+        plan = "\n".join(connection.exec_driver_sql(
+            "EXPLAIN SELECT id FROM papers WHERE search_vector @@ to_tsquery('english', 'quantization')").scalars())
+    assert "ix_papers_search_vector" in plan
+    assert papers[-1].arxiv_id in [hit.paper.arxiv_id for hit in
+                                   run_search(store.session_factory, query=f'"{papers[-1].title}"', limit=5).hits]
+
+
+def test_a_load_smaller_than_the_table_keeps_the_index_and_one_killed_midway_gets_it_back(
+        postgresql_store, tmp_path, monkeypatch):
+    store = postgresql_store
+    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(
+        list(generate_papers(300, seed=11)), tmp_path / "first", 100), in_worker=False, vectors=False)
+    seen = _watch_the_index_during_the_load(store, monkeypatch)
+    small = list(generate_papers(200, seed=12))
+    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(small, tmp_path / "small", 100),
+                                  in_worker=False, vectors=False)
+    assert seen == [True, True]  # 200 papers into 300: growing the index costs less than building it
+    # A load killed between dropping the index and building it again leaves the table without it:
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_papers_search_vector")
+    seen.clear()
+    bulk_ingest.ingest_feed_files(store.session_factory, [write_atom_pages(
+        list(generate_papers(10, seed=13)), tmp_path / "tiny", 10)[0]], in_worker=False, vectors=False)
+    assert seen == [True] and _search_gin(store) is True  # the next load builds it first
+
+
+def test_a_load_that_fails_midway_still_gets_its_full_text_index_back(postgresql_store, tmp_path, monkeypatch):
+    store = postgresql_store
+    seen = _watch_the_index_during_the_load(store, monkeypatch, fail=True)
+    pages = write_atom_pages(list(generate_papers(400, seed=14)), tmp_path / "pages", 100)
+    with pytest.raises(RuntimeError, match="went away"):
+        bulk_ingest.ingest_feed_files(store.session_factory, pages, in_worker=False, vectors=False)
+    assert seen == [None, None] and _search_gin(store) is True
+    with store.session_factory.begin() as session:
+        assert paper_store.count_papers(session) == 100  # the first batch, whole
