@@ -34,7 +34,7 @@ import os
 import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 # Parsed pages that may wait for the store: two transactions' worth, so the worker parses the next batch
 # while this process stores one (with fewer, it idled for most of every batch: 40 s against 29 s for 100,000 papers).
 PAGES_AHEAD = 10
+# A worker process takes about 1.5 s to start (it imports the arxiv package and this app), the time to parse
+# a dozen pages: a smaller load is parsed by a thread, which runs while this one waits on the database (SQLite
+# and psycopg let go of the GIL there), instead of by a process.
+WORKER_MIN_PAGES = 16
 # Papers per transaction: fewer commits, and on SQLite fewer and larger FTS5 segments to merge later. A page
 # is never split, so a transaction holds whole pages (5 of the app's 1,000-paper pages).
 PAPERS_PER_TRANSACTION = 5_000
@@ -98,20 +102,25 @@ def store_pages_bulk(factory: sessionmaker[Session], pages: Sequence[Sequence[Pa
 
 
 def parsed_pages(paths: Sequence[Path], *, in_worker: bool = True) -> Iterable[list[PaperRecord | BadEntry]]:
-    """Each saved page's entries, in order; parsed one page ahead in a worker process."""
+    """Each saved page's entries, in order; parsed up to PAGES_AHEAD pages ahead in a worker process, or for a
+    load of fewer than WORKER_MIN_PAGES pages in a thread of this process."""
     if not in_worker or len(paths) < 2:
         yield from (read_feed_file(path) for path in paths)
         return
     # spawn: the worker starts clean, whatever threads (search index, pools) this process runs. At most
     # PAGES_AHEAD parsed pages wait, so a store slower than the parser never piles pages up in memory.
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        waiting: deque = deque()
+    pool: Executor = (ThreadPoolExecutor(1, thread_name_prefix="bulk-parse") if len(paths) < WORKER_MIN_PAGES
+                      else ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+    try:
+        waiting: deque[Future] = deque()
         for path in paths:
-            waiting.append(pool.apply_async(read_feed_file, (path,)))
+            waiting.append(pool.submit(read_feed_file, path))
             if len(waiting) > PAGES_AHEAD:
-                yield waiting.popleft().get()
+                yield waiting.popleft().result()
         while waiting:
-            yield waiting.popleft().get()
+            yield waiting.popleft().result()
+    finally:  # a load that stops early (a store error) does not wait for pages it will never store
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ingest_feed_files(factory: sessionmaker[Session], paths: Sequence[Path], *, in_worker: bool = True,

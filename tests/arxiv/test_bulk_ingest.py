@@ -67,7 +67,11 @@ def test_a_newer_version_replaces_and_an_older_one_is_left_alone(store):
         assert paper_store.get_paper(session, "2599.00010").title == "New"
 
 
-def test_pages_parsed_in_a_worker_process_are_stored_in_order_with_bad_entries_counted(store, tmp_path):
+@pytest.mark.parametrize("parser", ["process", "thread"])
+def test_pages_parsed_ahead_are_stored_in_order_with_bad_entries_counted(store, tmp_path, parser,
+                                                                         monkeypatch):
+    # A load of five pages is parsed by a thread; a large one (here, any) by a worker process.
+    monkeypatch.setattr(bulk_ingest, "WORKER_MIN_PAGES", 2 if parser == "process" else 100)
     papers = list(generate_papers(450, seed=4))
     pages = write_atom_pages(papers, tmp_path / "pages", page_size=100)
     head, entries = pages[2].read_text().split("<entry>", 1)  # an entry whose id is not an arXiv id
@@ -327,7 +331,7 @@ def postgresql_store(store, monkeypatch):
     return store
 
 
-def test_a_load_that_more_than_doubles_the_table_builds_the_full_text_index_afresh(postgresql_store, tmp_path,
+def test_a_load_that_at_least_doubles_the_table_builds_the_full_text_index_afresh(postgresql_store, tmp_path,
                                                                                    monkeypatch):
     store = postgresql_store
     ingest_feed_file(store.session_factory, SEED_FEED)  # 87 papers stored; the load brings 400
