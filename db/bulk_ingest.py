@@ -50,6 +50,7 @@ _SEARCH_GIN = "ix_papers_search_vector"  # migration 0013's
 # A load of at least this many papers that also at least doubles the table builds the GIN index afresh.
 _GIN_REBUILD_MIN_PAPERS = 50_000
 _GIN_BUILD_MEMORY = "256MB"
+_GIN_BUILD_LOCK = 727275  # advisory lock key; db/session.py's upgrade lock is 727274
 _FTS = "papers_fts"
 _FTS_AUTOMERGE = 4  # FTS5's default; the migrations never change it
 
@@ -214,6 +215,9 @@ def finish_bulk_load(session: Session) -> None:
 
 def _build_search_gin(session: Session) -> bool:
     """The full-text GIN index, built if it is missing; returns whether it was."""
+    # Two loads run by mistake at once may both end here: one builds, the other then finds it built (two
+    # CREATE INDEX IF NOT EXISTS side by side can still both try, and one fail on the catalog's unique name).
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GIN_BUILD_LOCK})
     if session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": _SEARCH_GIN}):
         return False
     session.execute(text(f"SET LOCAL maintenance_work_mem = '{_GIN_BUILD_MEMORY}'"))

@@ -377,3 +377,24 @@ def test_a_load_that_fails_midway_still_gets_its_full_text_index_back(postgresql
     assert seen == [None, None] and _search_gin(store) is True
     with store.session_factory.begin() as session:
         assert paper_store.count_papers(session) == 100  # the first batch, whole
+
+
+def test_two_loads_ending_at_once_build_the_index_once_and_neither_fails(postgresql_store, tmp_path):
+    """Two loads run by mistake side by side, the index dropped by the first: both end, one builds it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from db import bulk_ingest as bulk_store
+
+    store = postgresql_store
+    ingest_feed_file(store.session_factory, SEED_FEED)
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_papers_search_vector")
+
+    def finish() -> None:
+        with store.session_factory.begin() as session:
+            bulk_store.finish_bulk_load(session)
+
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(finish) for _ in range(2)]:
+            done.result()
+    assert _search_gin(store) is True
