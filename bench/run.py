@@ -920,7 +920,8 @@ def render(results: list[dict], info: dict) -> str:
 
 def _render_ingest(results: list[dict]) -> list[str]:
     lines = [
-        "Ingest. Bulk: pages parsed in a worker process, stored by multi-row INSERT (SQLite) or COPY (PostgreSQL), "
+        "Ingest. Bulk: pages parsed ten ahead in a worker process (a thread under 16 pages), stored by "
+        "multi-row INSERT (SQLite) or COPY (PostgreSQL), "
         "5,000 papers a transaction; then the vector pass (recommendation vectors, encoded in two worker "
         "processes); on PostgreSQL over two connections, papers split by id. Page by page: `fetch`'s path (read, "
         "store_page, vectors), on a scratch database, over the first pages only. Wall: papers/s as timed, ÷ the "

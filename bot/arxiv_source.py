@@ -198,45 +198,43 @@ def _check_entry_count(root: etree._Element, *, start: int, asked: int) -> None:
 
 def _entries_the_parser_dropped(root: etree._Element, feed: arxiv_feed.ParsedFeed) -> list[BadEntry]:
     """The package silently drops an entry without <id>, <published> or <updated>; name each one."""
-    entries = root.findall(f"{_ATOM}entry")
-    if len(entries) == len(feed.results):
-        return []  # the parser kept every entry (the usual case): nothing to name
     kept = {(result.entry_id or "").strip() for result in feed.results}
-    dropped = []
-    for entry in entries:
-        entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
-        if not entry_id or entry_id not in kept:
-            dropped.append(BadEntry(f"{entry_id or 'an entry without <id>'}: no published or updated date"))
-    return dropped
+    return [_dropped(entry) for entry in root.iterfind(f"{_ATOM}entry") if _entry_id(entry) not in kept - {""}]
+
+
+def _entry_id(entry: etree._Element) -> str:
+    return (entry.findtext(f"{_ATOM}id") or "").strip()
+
+
+def _dropped(entry: etree._Element) -> BadEntry:
+    return BadEntry(f"{_entry_id(entry) or 'an entry without <id>'}: no published or updated date")
 
 
 def read_feed_file(path: Path) -> list[PaperRecord | BadEntry]:
     """Parse a saved arXiv API answer (Atom) with the package's parser. A file that is not a whole feed
     (cut short, not Atom) raises BadPage: no retry can mend it, and half of it must not be stored."""
     try:
-        return list(_entry_records(whole_feed(path.read_bytes())))
+        results, dropped = _results_of(whole_feed(path.read_bytes()))
     except BadPage as err:
         raise BadPage(f"{path} is not a whole arXiv Atom feed ({err})") from None
+    return [*records_from_results(results), *dropped]
 
 
-def _entry_records(root: etree._Element) -> Iterator[PaperRecord | BadEntry]:
-    """Each entry of a feed `whole_feed` parsed, through the package's own entry parser (the one its `parse`
+def _results_of(root: etree._Element) -> tuple[list[arxiv.Result], list[BadEntry]]:
+    """The entries of a feed `whole_feed` parsed, through the package's own entry parser (the one its `parse`
     runs on each entry), so a saved page is parsed once, not again by `parse`: bulk loads read millions of
-    entries. An entry the package drops (no <id>, <published> or <updated>) is named, as in
-    `_entries_the_parser_dropped`."""
+    entries. Also the entries the package drops, named."""
+    results, dropped = [], []
     for entry in root.iterfind(f"{_ATOM}entry"):
         try:
             result = arxiv_feed._build_result(entry)
         except Exception as err:  # noqa: BLE001 - as in _parse_atom: the page is bad, not the process
             raise BadPage(f"the Atom parser failed ({type(err).__name__}: {err})") from err
         if result is None:
-            entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
-            yield BadEntry(f"{entry_id or 'an entry without <id>'}: no published or updated date")
-            continue
-        try:
-            yield result_to_record(result)
-        except BadEntry as bad:
-            yield bad
+            dropped.append(_dropped(entry))
+        else:
+            results.append(result)
+    return results, dropped
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

@@ -127,9 +127,8 @@ def ingest_feed_files(factory: sessionmaker[Session], paths: Sequence[Path], *, 
                       vectors: bool = True, progress=None) -> BulkReport:
     """Store the saved pages' papers, then (with `vectors`) the vectors of every paper that lacks one."""
     report = BulkReport()
-    with factory() as session:
-        connections = writers_for_load(session, STORE_CONNECTIONS)
     with factory.begin() as session:
+        connections = writers_for_load(session, STORE_CONNECTIONS)
         start_bulk_load(session, _papers_in(paths))
     try:
         with _SharedStore(factory, connections, report) as store:

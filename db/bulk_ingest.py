@@ -181,9 +181,8 @@ def _copy(cursor, table: str, rows: list[list]) -> None:
             copy.write_row(row)
 
 
-def start_bulk_load(session: Session, papers: int) -> bool:
-    """Before a load of about `papers` papers, in a transaction of its own; returns whether it dropped the
-    full-text index.
+def start_bulk_load(session: Session, papers: int) -> None:
+    """Before a load of about `papers` papers, in a transaction of its own.
 
     PostgreSQL: growing the GIN index row by row is a large part of the server's work in a load, and grows with
     the index. A load that at least doubles the table (and brings _GIN_REBUILD_MIN_PAPERS or more) drops it,
@@ -191,19 +190,18 @@ def start_bulk_load(session: Session, papers: int) -> bool:
     without it: SEARCH_ENGINE=sql still answers, by scanning, and the next load of any size builds it first.
     """
     if session.bind.dialect.name != "postgresql":
-        return False
+        return
     stored = session.scalar(select(func.count()).select_from(Paper)) or 0
     if papers < max(_GIN_REBUILD_MIN_PAPERS, stored):
         _build_search_gin(session)  # what a killed load dropped
-        return False
+        return
     # DROP INDEX waits for every transaction that read papers; never long: a busy table keeps its index.
     session.execute(text("SET LOCAL lock_timeout = '5s'"))
     try:
         with session.begin_nested():
             session.execute(text(f"DROP INDEX IF EXISTS {_SEARCH_GIN}"))
     except OperationalError:
-        return False
-    return True
+        pass  # the lock was not granted in time: the index stays and grows row by row, as for a small load
 
 
 def finish_bulk_load(session: Session) -> None:
