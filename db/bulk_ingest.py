@@ -9,9 +9,10 @@ rules for existing rows stay in one place.
   are stored exactly as the ORM stores them.
 - PostgreSQL: COPY straight into `papers` (through a staging table and INSERT ... ON CONFLICT when another
   process got there first). The database still builds each row's tsvector (three quarters of its work in a
-  load, by perf); COPY removes the per-row statement round trips, LZ4 compresses the long values, and a load
+  load, by perf); COPY removes the per-row statement round trips, LZ4 compresses the long values, a large load
   that at least doubles the table builds the GIN index once at its end (`start_bulk_load`) instead of growing
-  it row by row; a smaller load keeps it, with a longer pending list. A load transaction commits without
+  it row by row; a smaller load keeps it, with a longer pending list that `merge_search_pending` merges on
+  a connection of its own while the load goes on. A load transaction commits without
   waiting for its WAL to reach the disk (`synchronous_commit = off`, that transaction only): a server crash
   may forget the last moments of a load, never half a transaction, and a rerun stores what was forgotten.
 
@@ -47,8 +48,12 @@ _ROWS_PER_INSERT = 500  # 16 columns: 8,000 bound values, under SQLite's 32,766
 _STAGING = "papers_bulk_staging"
 _GIN_PENDING_LIST = "64MB"
 _SEARCH_GIN = "ix_papers_search_vector"  # migration 0013's
-# A load of at least this many papers that also at least doubles the table builds the GIN index afresh.
-_GIN_REBUILD_MIN_PAPERS = 50_000
+# A load of at least this many papers that also at least doubles the table builds the GIN index afresh. A
+# smaller one keeps it and merges its pending list beside the load (bot.bulk_ingest), which is faster on the
+# wall up to about there: 100k papers into an empty table 30.6 s against 32.8 s rebuilt (whose CREATE INDEX,
+# one process, is 11 s of it), 300k 92.4 s against 91.7 s; at 1M the kept index's merges slow the load as it
+# grows (BENCHMARKS.md).
+_GIN_REBUILD_MIN_PAPERS = 200_000
 _GIN_BUILD_MEMORY = "256MB"
 _GIN_BUILD_LOCK = 727275  # advisory lock key; db/session.py's upgrade lock is 727274
 _FTS = "papers_fts"
@@ -181,8 +186,10 @@ def _copy(cursor, table: str, rows: list[list]) -> None:
             copy.write_row(row)
 
 
-def start_bulk_load(session: Session, papers: int) -> None:
-    """Before a load of about `papers` papers, in a transaction of its own.
+def start_bulk_load(session: Session, papers: int) -> bool:
+    """Before a load of about `papers` papers, in a transaction of its own. Returns whether the load keeps
+    a full-text index whose pending list `merge_search_pending` can merge while the load goes on
+    (PostgreSQL's GIN index, when it is not dropped).
 
     PostgreSQL: growing the GIN index row by row is a large part of the server's work in a load, and grows with
     the index. A load that at least doubles the table (and brings _GIN_REBUILD_MIN_PAPERS or more) drops it,
@@ -190,23 +197,32 @@ def start_bulk_load(session: Session, papers: int) -> None:
     without it: SEARCH_ENGINE=sql still answers, by scanning, and the next load of any size builds it first.
     """
     if session.bind.dialect.name != "postgresql":
-        return
+        return False
     stored = session.scalar(select(func.count()).select_from(Paper)) or 0
     if papers < max(_GIN_REBUILD_MIN_PAPERS, stored):
         _build_search_gin(session)  # what a killed load dropped
-        return
+        return True
     # DROP INDEX waits for every transaction that read papers; never long: a busy table keeps its index.
     session.execute(text("SET LOCAL lock_timeout = '5s'"))
     try:
         with session.begin_nested():
             session.execute(text(f"DROP INDEX IF EXISTS {_SEARCH_GIN}"))
     except OperationalError:
-        pass  # the lock was not granted in time: the index stays and grows row by row, as for a small load
+        return True  # the lock was not granted in time: the index stays and grows row by row, as for a small load
+    return False
+
+
+def merge_search_pending(session: Session) -> None:
+    """PostgreSQL: the GIN index's pending list (the entries of rows stored since its last merge) merged into
+    the index now, where the index is there. A merge running elsewhere is waited for, then this one merges
+    what is left; the load's inserts go on meanwhile."""
+    if session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": _SEARCH_GIN}):
+        session.execute(text(f"SELECT gin_clean_pending_list('{_SEARCH_GIN}'::regclass)"))
 
 
 def finish_bulk_load(session: Session) -> None:
     """After a bulk load, whole or cut short: PostgreSQL builds the full-text index if `start_bulk_load`
-    dropped it, else merges its pending list now, so searches do not scan the list."""
+    dropped it, else merges what is left of its pending list now, so searches do not scan the list."""
     if session.bind.dialect.name != "postgresql":
         return
     if _build_search_gin(session):
@@ -214,7 +230,7 @@ def finish_bulk_load(session: Session) -> None:
         # from the old, smaller table's statistics. ANALYZE samples 30,000 rows at any size: 0.8 s after 100k here.
         session.execute(text("ANALYZE papers"))
     else:
-        session.execute(text(f"SELECT gin_clean_pending_list('{_SEARCH_GIN}'::regclass)"))
+        merge_search_pending(session)
 
 
 def _build_search_gin(session: Session) -> bool:

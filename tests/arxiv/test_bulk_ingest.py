@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -375,6 +376,76 @@ def test_a_load_smaller_than_the_table_keeps_the_index_and_one_killed_midway_get
     bulk_ingest.ingest_feed_files(store.session_factory, [write_atom_pages(
         list(generate_papers(10, seed=13)), tmp_path / "tiny", 10)[0]], in_worker=False, vectors=False)
     assert seen == [True] and _search_gin(store) is True  # the next load builds it first
+
+
+def _watch_the_merges(monkeypatch, fail: bool = False) -> tuple[list[str], threading.Event]:
+    """Every merge of the GIN pending list during a load, by the thread it ran on; and an event set when the
+    first one has merged."""
+    merges: list[str] = []
+    merged = threading.Event()
+    merge = bulk_ingest.merge_search_pending
+
+    def watched(session):
+        merges.append(threading.current_thread().name)
+        if fail:
+            raise RuntimeError("connection lost")
+        merge(session)
+        merged.set()
+
+    monkeypatch.setattr(bulk_ingest, "merge_search_pending", watched)
+    return merges, merged
+
+
+def test_a_load_that_keeps_the_index_merges_its_pending_list_while_it_goes_on(postgresql_store, tmp_path,
+                                                                              monkeypatch):
+    store = postgresql_store
+    corpus = list(generate_papers(700, seed=15))
+    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(corpus[:400], tmp_path / "first", 100),
+                                  in_worker=False, vectors=False)
+    merges, merged = _watch_the_merges(monkeypatch)
+    merged_by_then = []  # for each share of a batch as its connection starts storing it
+    store_pages = bulk_ingest.store_pages_bulk
+
+    def watched(factory, pages, report):
+        if len(merged_by_then) < 2:  # the first batch, one share on each of the two connections
+            merged_by_then.append(None)
+        else:  # a share of the first batch is committed: a merge has run (or runs) beside the load
+            merged_by_then.append(merged.wait(timeout=10))
+        store_pages(factory, pages, report)
+
+    monkeypatch.setattr(bulk_ingest, "store_pages_bulk", watched)
+    monkeypatch.setattr(bulk_ingest, "PAPERS_PER_TRANSACTION", 100)
+    papers = corpus[400:]  # 300 new papers into 400: the index is kept
+    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(papers, tmp_path / "more", 100),
+                                  in_worker=False, vectors=False)
+    assert merged_by_then == [None, None] + [True] * 4  # three batches of 100, over two connections
+    assert merges and all(name.startswith("bulk-gin-merge") for name in merges)  # beside the load, not in it
+    assert _search_gin(store) is True
+    assert papers[-1].arxiv_id in [hit.paper.arxiv_id for hit in
+                                   run_search(store.session_factory, query=f'"{papers[-1].title}"', limit=5).hits]
+
+
+def test_a_merge_that_fails_during_the_load_loses_nothing(postgresql_store, tmp_path, monkeypatch, caplog):
+    store = postgresql_store
+    _watch_the_index_during_the_load(store, monkeypatch)
+    merges, _ = _watch_the_merges(monkeypatch, fail=True)
+    papers = list(generate_papers(150, seed=17))  # under the rebuild threshold: the index is kept
+    report = bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(papers, tmp_path / "p", 50),
+                                           in_worker=False, vectors=False)
+    assert merges and report.counts.new == 150
+    assert "merging the full-text index during the load failed (RuntimeError)" in caplog.text
+    assert _search_gin(store) is True  # the load's end merged what the failed merges left
+    assert papers[0].arxiv_id in [hit.paper.arxiv_id for hit in
+                                  run_search(store.session_factory, query=f'"{papers[0].title}"', limit=5).hits]
+
+
+def test_a_load_that_builds_the_index_afresh_merges_nothing_during_it(postgresql_store, tmp_path, monkeypatch):
+    store = postgresql_store
+    seen = _watch_the_index_during_the_load(store, monkeypatch)
+    merges, _ = _watch_the_merges(monkeypatch)
+    bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(
+        list(generate_papers(400, seed=18)), tmp_path / "p", 100), in_worker=False, vectors=False)
+    assert seen == [None] * 4 and merges == []
 
 
 def test_a_load_that_fails_midway_still_gets_its_full_text_index_back(postgresql_store, tmp_path, monkeypatch):
