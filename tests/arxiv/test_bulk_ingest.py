@@ -174,7 +174,7 @@ _KILLED_LOAD = textwrap.dedent("""
 
     if __name__ == "__main__":
         store = build_store(Settings(database_url=sys.argv[1]), migrate=False)
-        bulk_ingest.PAPERS_PER_TRANSACTION = 30
+        bulk_ingest.PAPERS_PER_TRANSACTION, bulk_ingest.MIN_TRANSACTIONS = 30, 1
         bulk_ingest.STORE_CONNECTIONS = int(sys.argv[3])
         insert, calls = bulk_store.insert_papers_bulk, []
 
