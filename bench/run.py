@@ -922,8 +922,10 @@ def _render_ingest(results: list[dict]) -> list[str]:
     lines = [
         "Ingest. Bulk: pages parsed ten ahead in a worker process (a thread under 16 pages), stored by "
         "multi-row INSERT (SQLite) or COPY (PostgreSQL), "
-        "5,000 papers a transaction; then the vector pass (recommendation vectors, encoded in two worker "
-        "processes); on PostgreSQL over two connections, papers split by id. Page by page: `fetch`'s path (read, "
+        "5,000 papers a transaction (fewer in a load under 40,000, so it takes at least 8); then the vector pass "
+        "(recommendation vectors, encoded in two worker processes); on PostgreSQL over two connections, papers "
+        "split by id, the GIN index's pending list merged beside the load (rebuilt after it from 200,000 "
+        "papers). Page by page: `fetch`'s path (read, "
         "store_page, vectors), on a scratch database, over the first pages only. Wall: papers/s as timed, ÷ the "
         "parser's mean of before and after. Two cores: papers per CPU-second of the slower side (worker; this "
         "process + the busiest PostgreSQL process; all of it over two cores), ÷ the parser's papers per "
