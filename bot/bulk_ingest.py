@@ -49,6 +49,7 @@ from bot.ingest import FetchReport
 from bot.recommend.vectors import DIM, MODEL, encode
 from db import vectors as vector_store
 from db.bulk_ingest import (
+    analyze_papers,
     end_bulk_transaction,
     finish_bulk_load,
     insert_papers_bulk,
@@ -70,8 +71,9 @@ WORKER_MIN_PAGES = 16
 # Papers per transaction: fewer commits, and on SQLite fewer and larger FTS5 segments to merge later. A page
 # is never split, so a transaction holds whole pages (5 of the app's 1,000-paper pages).
 PAPERS_PER_TRANSACTION = 5_000
-# ...but a load is cut into at least this many transactions: parsing the first batch and storing the last
-# each run alone, so they are kept short (10,000 papers on SQLite: 1.82 s in two transactions, 1.59 s in five).
+# ...but a load is cut into this many transactions or more, as far as whole pages allow: parsing the first
+# batch and storing the last each run alone, so they are kept short (10,000 papers on SQLite: 1.82 s in two
+# transactions, 1.59 s in five).
 MIN_TRANSACTIONS = 8
 # PostgreSQL: connections that store a load side by side (see the module docstring). Two, for two cores: the
 # parsing worker and this process's own thread need the rest.
@@ -150,16 +152,26 @@ def ingest_feed_files(factory: sessionmaker[Session], paths: Sequence[Path], *, 
                 store.store(batch, progress)
     finally:  # a load that failed half-way still gets its full-text index back
         with factory.begin() as session:
-            finish_bulk_load(session)
+            rebuilt = finish_bulk_load(session)
+    if rebuilt:  # its own transaction, after the index's: a failure here costs statistics, never the index
+        try:
+            with factory.begin() as session:
+                analyze_papers(session)
+        except Exception as err:  # noqa: BLE001 - autovacuum takes the statistics later
+            log.warning("taking the table's statistics after the load failed (%s)", type(err).__name__)
     if vectors:
         report.vectors = store_vectors(factory, in_worker=in_worker)
     return report
 
 
 def _papers_in(paths: Sequence[Path]) -> int:
-    """About how many papers the saved pages hold: the first page's entries times the pages (a page of the
-    app's fetches is full but for the last)."""
-    return paths[0].read_bytes().count(b"<entry") * len(paths) if paths else 0
+    """About how many papers the saved pages hold, without parsing them: their bytes, at the bytes per entry of
+    the first page that has entries (so a short or empty page first does not shrink the estimate)."""
+    for path in paths:
+        sample = path.read_bytes()
+        if entries := sample.count(b"<entry"):
+            return round(sum(page.stat().st_size for page in paths) * entries / len(sample))
+    return 0
 
 
 def _share(arxiv_id: str, shares: int) -> int:
@@ -177,6 +189,7 @@ class _MergesBehind:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="bulk-gin-merge")
         self._running: Future | None = None
         self._lock = threading.Lock()
+        self._warned = False
 
     def after_commit(self) -> None:
         with self._lock:  # the storing threads commit side by side; one merge covers them all
@@ -188,8 +201,11 @@ class _MergesBehind:
             with self._factory.begin() as session:
                 merge_search_pending(session)
         except Exception as err:  # noqa: BLE001 - the load's end merges what is left (finish_bulk_load)
-            log.warning("merging the full-text index during the load failed (%s); the load's end merges it",
-                        type(err).__name__)
+            # Once a load: a cause that lasts (say, a role that does not own the index) fails every merge.
+            log.log(logging.DEBUG if self._warned else logging.WARNING,
+                    "merging the full-text index during the load failed (%s); the load's end merges it",
+                    type(err).__name__)
+            self._warned = True
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
@@ -247,10 +263,12 @@ class _SharedStore:
             while self._in_flight and error_type is None:
                 self._finish_oldest()
         finally:
-            for thread in self._threads:
-                thread.shutdown(wait=True, cancel_futures=True)
-            if self._merges:
-                self._merges.close()
+            try:
+                for thread in self._threads:
+                    thread.shutdown(wait=True, cancel_futures=True)
+            finally:  # the merge never outlives the load, even when a second Ctrl-C cuts the wait above
+                if self._merges:
+                    self._merges.close()
 
 
 def encode_texts(texts: Sequence[tuple[str, str]]) -> list[bytes]:

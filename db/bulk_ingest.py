@@ -216,21 +216,27 @@ def merge_search_pending(session: Session) -> None:
     """PostgreSQL: the GIN index's pending list (the entries of rows stored since its last merge) merged into
     the index now, where the index is there. A merge running elsewhere is waited for, then this one merges
     what is left; the load's inserts go on meanwhile."""
-    if session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": _SEARCH_GIN}):
-        session.execute(text(f"SELECT gin_clean_pending_list('{_SEARCH_GIN}'::regclass)"))
+    # One statement: the function is strict, so an index dropped meanwhile (another load's start) is NULL.
+    session.execute(text("SELECT gin_clean_pending_list(to_regclass(:name))"), {"name": _SEARCH_GIN})
 
 
-def finish_bulk_load(session: Session) -> None:
+def finish_bulk_load(session: Session) -> bool:
     """After a bulk load, whole or cut short: PostgreSQL builds the full-text index if `start_bulk_load`
-    dropped it, else merges what is left of its pending list now, so searches do not scan the list."""
+    dropped it, else merges what is left of its pending list now, so searches do not scan the list. Returns
+    whether it built the index: the load then at least doubled the table, and `analyze_papers` is due."""
     if session.bind.dialect.name != "postgresql":
-        return
+        return False
     if _build_search_gin(session):
-        # The load at least doubled the table: until autovacuum gets to it, the planner would cost searches
-        # from the old, smaller table's statistics. ANALYZE samples 30,000 rows at any size: 0.8 s after 100k here.
-        session.execute(text("ANALYZE papers"))
-    else:
-        merge_search_pending(session)
+        return True
+    merge_search_pending(session)
+    return False
+
+
+def analyze_papers(session: Session) -> None:
+    """PostgreSQL: the planner's statistics of `papers` taken again. After a load that doubled the table the
+    planner would otherwise cost searches from the old, smaller table until autovacuum gets to it. ANALYZE
+    samples 30,000 rows at any size: 0.8 s after 100k papers here."""
+    session.execute(text("ANALYZE papers"))
 
 
 def _build_search_gin(session: Session) -> bool:

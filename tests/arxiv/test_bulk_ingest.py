@@ -404,13 +404,16 @@ def test_a_load_that_keeps_the_index_merges_its_pending_list_while_it_goes_on(po
                                   in_worker=False, vectors=False)
     merges, merged = _watch_the_merges(monkeypatch)
     merged_by_then = []  # for each share of a batch as its connection starts storing it
+    connections_started: set[str] = set()
+    started = threading.Lock()
     store_pages = bulk_ingest.store_pages_bulk
 
     def watched(factory, pages, report):
-        if len(merged_by_then) < 2:  # the first batch, one share on each of the two connections
-            merged_by_then.append(None)
-        else:  # a share of the first batch is committed: a merge has run (or runs) beside the load
-            merged_by_then.append(merged.wait(timeout=10))
+        with started:
+            first = threading.current_thread().name not in connections_started
+            connections_started.add(threading.current_thread().name)
+        # After its first share, a connection has committed once: a merge has run (or runs) beside the load.
+        merged_by_then.append(None if first else merged.wait(timeout=30))
         store_pages(factory, pages, report)
 
     monkeypatch.setattr(bulk_ingest, "store_pages_bulk", watched)
@@ -418,7 +421,8 @@ def test_a_load_that_keeps_the_index_merges_its_pending_list_while_it_goes_on(po
     papers = corpus[400:]  # 300 new papers into 400: the index is kept
     bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(papers, tmp_path / "more", 100),
                                   in_worker=False, vectors=False)
-    assert merged_by_then == [None, None] + [True] * 4  # three batches of 100, over two connections
+    # Three batches of 100, over two connections: each connection's first share, then two more each.
+    assert (merged_by_then.count(None), merged_by_then.count(True), len(merged_by_then)) == (2, 4, 6)
     assert merges and all(name.startswith("bulk-gin-merge") for name in merges)  # beside the load, not in it
     assert _search_gin(store) is True
     assert papers[-1].arxiv_id in [hit.paper.arxiv_id for hit in
@@ -433,10 +437,39 @@ def test_a_merge_that_fails_during_the_load_loses_nothing(postgresql_store, tmp_
     report = bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(papers, tmp_path / "p", 50),
                                            in_worker=False, vectors=False)
     assert merges and report.counts.new == 150
-    assert "merging the full-text index during the load failed (RuntimeError)" in caplog.text
-    assert _search_gin(store) is True  # the load's end merged what the failed merges left
+    assert caplog.text.count("merging the full-text index during the load failed (RuntimeError)") == 1
+    assert _search_gin(store) is True
+    with store.engine.begin() as connection:  # the load's end merged what the failed merges left: none is left
+        assert connection.exec_driver_sql(
+            "SELECT gin_clean_pending_list('ix_papers_search_vector'::regclass)").scalar() == 0
     assert papers[0].arxiv_id in [hit.paper.arxiv_id for hit in
                                   run_search(store.session_factory, query=f'"{papers[0].title}"', limit=5).hits]
+
+
+def test_the_size_of_a_load_is_read_from_all_its_pages_whatever_comes_first(tmp_path):
+    papers = list(generate_papers(2005, seed=19))
+    short_first = [*write_atom_pages(papers[2000:], tmp_path / "short", 5),
+                   *write_atom_pages(papers[:2000], tmp_path / "full", 1000)]
+    assert 1800 <= bulk_ingest._papers_in(short_first) <= 2200  # not 3 pages x 5 entries
+    empty = tmp_path / "empty.xml"
+    empty.write_bytes(short_first[0].read_bytes().split(b"<entry")[0] + b"</feed>")
+    assert 1800 <= bulk_ingest._papers_in([empty, *short_first[1:]]) <= 2200
+    assert bulk_ingest._papers_in([empty]) == bulk_ingest._papers_in([]) == 0
+
+
+def test_statistics_that_fail_after_a_rebuild_cost_neither_the_index_nor_the_load(postgresql_store, tmp_path,
+                                                                                   monkeypatch, caplog):
+    store = postgresql_store
+
+    def cancelled(session):
+        raise RuntimeError("canceling statement due to user request")
+
+    monkeypatch.setattr(bulk_ingest, "analyze_papers", cancelled)
+    report = bulk_ingest.ingest_feed_files(store.session_factory, write_atom_pages(
+        list(generate_papers(400, seed=20)), tmp_path / "p", 100), in_worker=False, vectors=False)
+    assert report.counts.new == 400
+    assert _search_gin(store) is True  # built, and committed before the statistics were taken
+    assert "taking the table's statistics after the load failed (RuntimeError)" in caplog.text
 
 
 def test_a_load_that_builds_the_index_afresh_merges_nothing_during_it(postgresql_store, tmp_path, monkeypatch):
