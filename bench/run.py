@@ -924,7 +924,7 @@ def _render_ingest(results: list[dict]) -> list[str]:
         "multi-row INSERT (SQLite) or COPY (PostgreSQL), "
         "5,000 papers a transaction (fewer in a load under 40,000, so it takes at least 8); then the vector pass "
         "(recommendation vectors, encoded in two worker processes); on PostgreSQL over two connections, papers "
-        "split by id, the GIN index's pending list merged beside the load (rebuilt after it from 200,000 "
+        "split by id, the GIN index's pending list merged beside the load (rebuilt after it from 2,000,000 "
         "papers). Page by page: `fetch`'s path (read, "
         "store_page, vectors), on a scratch database, over the first pages only. Wall: papers/s as timed, ÷ the "
         "parser's mean of before and after. Two cores: papers per CPU-second of the slower side (worker; this "

@@ -49,11 +49,12 @@ _STAGING = "papers_bulk_staging"
 _GIN_PENDING_LIST = "64MB"
 _SEARCH_GIN = "ix_papers_search_vector"  # migration 0013's
 # A load of at least this many papers that also at least doubles the table builds the GIN index afresh. A
-# smaller one keeps it and merges its pending list beside the load (bot.bulk_ingest), which is faster on the
-# wall up to about there: 100k papers into an empty table 30.6 s against 32.8 s rebuilt (whose CREATE INDEX,
-# one process, is 11 s of it), 300k 92.4 s against 91.7 s; at 1M the kept index's merges slow the load as it
-# grows (BENCHMARKS.md).
-_GIN_REBUILD_MIN_PAPERS = 200_000
+# smaller one keeps it and merges its pending list beside the load (bot.bulk_ingest), which measured as fast
+# or faster on the wall at every size tried, because the rebuild's CREATE INDEX runs in one process after the
+# load (11 s at 100k): 100k papers into an empty table 30.6 s kept against 32.8 s rebuilt; 300k 92.4 against
+# 91.7 s; 1M, two pairs, 0.30 and 0.32x the parser kept against 0.28 and 0.30x rebuilt (BENCHMARKS.md). Larger
+# loads were not measured; the index keeps growing, so past them the rebuild is still the bet.
+_GIN_REBUILD_MIN_PAPERS = 2_000_000
 _GIN_BUILD_MEMORY = "256MB"
 _GIN_BUILD_LOCK = 727275  # advisory lock key; db/session.py's upgrade lock is 727274
 _FTS = "papers_fts"
