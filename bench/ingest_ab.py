@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 _ONE_LOAD = """
-import sys, time
+import sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from bench import run
-from bot import bulk_ingest
 from bot.app import build_store
 from bot.config import Settings
 
@@ -32,12 +31,9 @@ if __name__ == "__main__":
                else run.sqlite_backend(Path(sys.argv[2]).parent, "ab", scratch=True))
     store = build_store(Settings(database_url=backend.url, search_engine="sql"))
     before = run.measure_parser(pages)
-    began = time.perf_counter()
-    with run.cpu_meter(store) as cpu:
-        report = bulk_ingest.ingest_feed_files(store.session_factory, pages, vectors=False)
-    seconds = time.perf_counter() - began
+    load = run.measure_bulk_ingest(store, pages, papers, vector_pass=False)
     after = run.measure_parser(pages)
-    assert report.counts.new == papers, report.summary()
+    seconds, cpu = load["seconds"], load["cpu"]
     print(f"{seconds:.2f} s, {papers / seconds / ((before + after) / 2):.2f}x the parser "
           f"(parser {before:,.0f} / {after:,.0f} papers/s; CPU s: this process {cpu['main_s']:.1f}, "
           f"worker {cpu['children_s']:.1f}, server {cpu['server_s']:.1f})")

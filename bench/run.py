@@ -299,9 +299,10 @@ def cpu_meter(store):
                    server_s=sum(backends), server_max_s=max(backends, default=0.0))
 
 
-def measure_bulk_ingest(store, pages: Sequence[Path], expected: int) -> dict:
+def measure_bulk_ingest(store, pages: Sequence[Path], expected: int, *, vector_pass: bool = True) -> dict:
     """papers/s through the bulk path (bot.bulk_ingest): pages parsed in a worker process while this one
-    stores the previous page with a multi-row INSERT (SQLite) or COPY (PostgreSQL)."""
+    stores the previous page with a multi-row INSERT (SQLite) or COPY (PostgreSQL); then, with `vector_pass`,
+    the vector pass timed on its own."""
     from bot import bulk_ingest
 
     load_before, began = loadavg(), time.perf_counter()
@@ -318,6 +319,8 @@ def measure_bulk_ingest(store, pages: Sequence[Path], expected: int) -> dict:
     bound = max(cpu["children_s"], cpu["main_s"] + cpu["server_max_s"], total / 2)
     figures = {"per_s": expected / elapsed, "cpu": cpu, "two_cores_per_s": expected / bound, "seconds": elapsed,
                "load": [load_before, loadavg()]}
+    if not vector_pass:
+        return figures
     # The pass right after the load: every paper's recommendation vector, encoded in worker processes.
     load_before, began = loadavg(), time.perf_counter()
     with cpu_meter(store) as cpu:
