@@ -15,6 +15,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
@@ -116,3 +117,24 @@ class FakeSlackWithSocketMode(FakeSlack):
                 return 200, {"ok": False, "error": "invalid_auth"}, {}
             return 200, {"ok": True, "url": self.socket_mode.url}, {}
         return super()._answer(method, args, token)
+
+
+def close_handler(handler: SocketModeHandler, timeout: float = 10.0) -> bool:
+    """Close a Socket Mode handler and its threads; False if they still run after `timeout` seconds.
+
+    slack_sdk's `close()` marks the session terminated, closes the socket, then joins its receiving thread with no
+    timeout. That thread, on entering a session while the socket is still there, marks the session running again;
+    if that lands between close()'s first two steps (the closing thread held up 0.1 s, by a garbage collection
+    say), the thread loops forever on the closed session and close() waits forever: a CI run once stalled 17
+    minutes on it. So close() runs in a thread of its own, and while it waits the session is marked terminated
+    again, which ends that loop (the socket is gone by then, so nothing marks it running). The app itself never
+    closes its handler: `serve` holds the connection until the process ends."""
+    closing = threading.Thread(target=handler.close, name="socket-mode-close", daemon=True)
+    closing.start()
+    deadline = time.monotonic() + timeout
+    while closing.is_alive() and time.monotonic() < deadline:
+        closing.join(0.25)
+        client = handler.client
+        if client.closed and not client.is_connected():
+            client.current_session_state.terminated = True
+    return not closing.is_alive()

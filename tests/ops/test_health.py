@@ -15,7 +15,7 @@ from bot.config import ConfigError
 from bot.metrics import Metrics
 from handlers.socket_mode import socket_connected, socket_mode_handler
 from tests.fakes.slack_api import BOT_TOKEN
-from tests.fakes.socket_mode import APP_TOKEN, FakeSlackWithSocketMode
+from tests.fakes.socket_mode import APP_TOKEN, FakeSlackWithSocketMode, close_handler
 from tests.ops.conftest import METRICS_TOKEN
 
 
@@ -65,7 +65,7 @@ def test_socket_mode_serves_health_on_its_port_and_readyz_follows_the_connection
         assert requests.get(f"{base}/metrics", timeout=5).status_code == 404  # METRICS_ENABLED is off
         assert requests.get(f"{base}/slack/events", timeout=5).status_code == 404  # only the operator's paths here
     finally:
-        handler.close()
+        close_handler(handler)
         server.close()
     assert not socket_connected(handler)
 
