@@ -312,13 +312,18 @@ def _encoded_batches(factory: sessionmaker[Session], batch: int, *, in_worker: b
             yield texts, encode_texts([(t.title, t.abstract) for t in texts])
         return
     workers = max(1, min(VECTOR_WORKERS, os.cpu_count() or 1))
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        waiting: deque = deque()
+    # A process pool that notices a dead worker: one killed mid-batch (the OOM killer, say) ends the pass with
+    # BrokenProcessPool, where multiprocessing.Pool waited for that batch forever.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        waiting: deque[tuple[list[vector_store.PaperText], Future]] = deque()
         for texts in batches:
-            waiting.append((texts, pool.apply_async(encode_texts, ([(t.title, t.abstract) for t in texts],))))
+            waiting.append((texts, pool.submit(encode_texts, [(t.title, t.abstract) for t in texts])))
             if len(waiting) > workers + 1:
                 texts, pending = waiting.popleft()
-                yield texts, pending.get()
+                yield texts, pending.result()
         while waiting:
             texts, pending = waiting.popleft()
-            yield texts, pending.get()
+            yield texts, pending.result()
+    finally:  # a pass that stops early does not wait for batches it will never store
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -150,6 +151,23 @@ def test_bulk_loaded_papers_get_the_vectors_the_page_ingest_makes_and_show_in_si
     page = recommend.for_you(store.session_factory, team_id="T1", user_id="U1", limit=5)
     assert not page.cold_start and len(page.items) == 5
     assert page.items[0].because.arxiv_id == kv_paper
+
+
+def _dies(texts):
+    """A vector worker killed mid-batch (by the OOM killer, say); spawned workers import it from here."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.timeout(90)  # the bug was a wait without end
+def test_a_vector_worker_that_dies_ends_the_pass_with_an_error_and_the_next_pass_makes_every_vector(
+        store, monkeypatch):
+    bulk_ingest.ingest_feed_files(store.session_factory, [SEED_FEED], in_worker=False, vectors=False)
+    monkeypatch.setattr(bulk_ingest, "encode_texts", _dies)
+    with pytest.raises(BrokenProcessPool):
+        bulk_ingest.store_vectors(store.session_factory, batch=20)
+    monkeypatch.undo()
+    assert bulk_ingest.store_vectors(store.session_factory, in_worker=False) == 87
+    assert len(vectors_by_id(store)) == 87
 
 
 def test_a_new_version_loaded_in_bulk_gets_a_new_vector(store, tmp_path):
