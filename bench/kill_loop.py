@@ -94,9 +94,13 @@ def unrecorded(store, fake: FakeSlack, channel: str) -> int:
 
 def wait_for_a_post(fake: FakeSlack, child: subprocess.Popen, before: int) -> bool:
     """Until Slack has stored one more message (True) or the child ended by itself (False)."""
+    deadline = time.monotonic() + RUN_TIMEOUT
     while len(fake.stored()) == before:
         if child.poll() is not None:
             return False
+        if time.monotonic() > deadline:  # a run that neither posts nor ends is a finding, not a reason to wait
+            child.kill()
+            raise SystemExit(f"a digest run posted nothing in {RUN_TIMEOUT} s and did not end")
         time.sleep(0.005)
     return True
 
@@ -178,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             env = child_env(database_url, fake, args.pace, args.code)
             tally = Tally(channels=["C0KILL01"])
             while tally.kills < args.kills:
+                if tally.runs >= 10 * args.kills:  # every run ended before its kill: the loop would never stop
+                    raise SystemExit(f"{tally.runs} runs ended on their own before their kill; nothing was tested")
                 if not one_killed_run(store, fake, env, tally.channels[-1], rng, tally):
                     tally.finished_on_their_own += 1
                     tally.channels.append(f"C0KILL{len(tally.channels) + 1:02d}")

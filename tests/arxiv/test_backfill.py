@@ -387,10 +387,14 @@ def test_a_backfill_and_an_export_api_fetch_at_once_keep_the_delay_between_all_t
         return fetch_window(store.session_factory, api_source, keywords=paced.digest_keywords, categories=(),
                             since=date(2025, 3, 14), until=date(2025, 3, 21))
 
-    # The pool's exit waits for both, so neither outlives the test; result() re-raises what either raised.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # result() re-raises what either raised; a client stuck past the timeout fails the test instead of holding
+    # the pool's exit (which would wait for it without end).
+    pool = ThreadPoolExecutor(max_workers=2)
+    try:
         running = [pool.submit(harvest), pool.submit(fetch)]
         done = [future.result(timeout=60) for future in running]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     other_store.engine.dispose()
     assert len(done) == 2 and len(stored_ids(store)) == SEED_COUNT
     starts = sorted([r.at for r in fake_oai.requests] + [r.at for r in fake_arxiv.requests])

@@ -293,8 +293,9 @@ def _every_hit(store, query: str) -> set[str]:
     found: set[str] = set()
     while True:
         page = run_search(store.session_factory, query=query, limit=20, offset=len(found))
-        found.update(hit.paper.arxiv_id for hit in page.hits)
-        if not page.hits or len(found) >= page.total:
+        new = {hit.paper.arxiv_id for hit in page.hits} - found
+        found |= new
+        if not new or len(found) >= page.total:  # a page of nothing new ends it (the comparison then fails)
             return found
 
 

@@ -32,7 +32,7 @@ def test_sqlite_writer_waits_for_a_concurrent_writer_instead_of_failing(store, d
     started = time.monotonic()
     report = ingest.ingest_feed_file(store.session_factory, SEED_FEED)
     waited = time.monotonic() - started
-    releaser.join()
+    releaser.join(10)
     other.close()
     assert report.counts.new == 87
     assert waited >= 0.9  # it waited for the lock rather than raising "database is locked"
