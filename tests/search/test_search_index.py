@@ -249,7 +249,9 @@ def test_a_transaction_that_commits_late_is_still_indexed(seeded, index, databas
     finally:
         late.close()
     assert eventually(lambda: index.is_current() and search(seeded, "wombat").total == 1)
-    assert index.answered >= 2 and index.papers_followed == followed + 1
+    # The late paper is read, and not the 50 again. Twice at most: a pass that read its horizon just before the
+    # late commit landed reads the paper and keeps its transaction to read again (db/search_feed.py).
+    assert index.answered >= 2 and followed + 1 <= index.papers_followed <= followed + 2
 
 
 def test_sql_engine_never_touches_an_index_folder(seeded, settings, tmp_path):
