@@ -119,15 +119,24 @@ def parsed_pages(paths: Sequence[Path], *, in_worker: bool = True) -> Iterable[l
     # PAGES_AHEAD parsed pages wait, so a store slower than the parser never piles pages up in memory.
     pool: Executor = (ThreadPoolExecutor(1, thread_name_prefix="bulk-parse") if len(paths) < WORKER_MIN_PAGES
                       else ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+    yield from (items for _, items in _in_order_ahead(pool, read_feed_file, ((p, p) for p in paths), PAGES_AHEAD))
+
+
+def _in_order_ahead(pool: Executor, work, jobs: Iterable[tuple[object, object]], ahead: int):
+    """(key, work(argument)) for each (key, argument) of `jobs`, in order, with up to `ahead` more submitted to
+    `pool` meanwhile. The pool is shut down when the caller stops, early too (a store error): pending jobs are
+    cancelled, not waited for. A process pool's dead worker ends it with BrokenProcessPool, never a wait."""
     try:
-        waiting: deque[Future] = deque()
-        for path in paths:
-            waiting.append(pool.submit(read_feed_file, path))
-            if len(waiting) > PAGES_AHEAD:
-                yield waiting.popleft().result()
+        waiting: deque[tuple[object, Future]] = deque()
+        for key, argument in jobs:
+            waiting.append((key, pool.submit(work, argument)))
+            if len(waiting) > ahead:
+                key, pending = waiting.popleft()
+                yield key, pending.result()
         while waiting:
-            yield waiting.popleft().result()
-    finally:  # a load that stops early (a store error) does not wait for pages it will never store
+            key, pending = waiting.popleft()
+            yield key, pending.result()
+    finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -312,18 +321,8 @@ def _encoded_batches(factory: sessionmaker[Session], batch: int, *, in_worker: b
             yield texts, encode_texts([(t.title, t.abstract) for t in texts])
         return
     workers = max(1, min(VECTOR_WORKERS, os.cpu_count() or 1))
-    # A process pool that notices a dead worker: one killed mid-batch (the OOM killer, say) ends the pass with
-    # BrokenProcessPool, where multiprocessing.Pool waited for that batch forever.
+    # A ProcessPoolExecutor, not multiprocessing.Pool: that one waits forever for a batch whose worker was
+    # killed (the OOM killer, say).
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        waiting: deque[tuple[list[vector_store.PaperText], Future]] = deque()
-        for texts in batches:
-            waiting.append((texts, pool.submit(encode_texts, [(t.title, t.abstract) for t in texts])))
-            if len(waiting) > workers + 1:
-                texts, pending = waiting.popleft()
-                yield texts, pending.result()
-        while waiting:
-            texts, pending = waiting.popleft()
-            yield texts, pending.result()
-    finally:  # a pass that stops early does not wait for batches it will never store
-        pool.shutdown(wait=True, cancel_futures=True)
+    jobs = ((texts, [(t.title, t.abstract) for t in texts]) for texts in batches)
+    yield from _in_order_ahead(pool, encode_texts, jobs, workers + 1)
